@@ -1,0 +1,74 @@
+"""Import-time fixes for the pinned OpenMMLab stack. Applied once, by ``vidtr/__init__``.
+
+Everything that imports ``mmaction.models`` in this project imports ``vidtr`` first, so
+these run before mmaction2's model registry is populated.
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+
+def _shim_mmaction_drn() -> None:
+    """mmaction2 1.2.0 as published (wheel and sdist) lacks ``mmaction/models/localizers/drn``
+    while ``mmaction/models/localizers/__init__.py`` imports ``.drn.drn.DRN``, so
+    ``import mmaction.models`` fails (open-mmlab/mmaction2#2714, still open). We register an
+    empty placeholder package with a ``DRN`` name that raises if anyone tries to use it; DRN
+    is a temporal-grounding localizer this project never builds.
+    """
+    pkg_name = "mmaction.models.localizers.drn"
+    if pkg_name in sys.modules:
+        return
+    try:  # a fixed mmaction2 release ships the package: use it.
+        import importlib.util
+
+        if importlib.util.find_spec("mmaction") is None:
+            return
+        import mmaction  # noqa: F401  (cheap: does not import mmaction.models)
+        from pathlib import Path
+
+        if (Path(mmaction.__file__).parent / "models" / "localizers" / "drn").is_dir():
+            return
+    except Exception:  # pragma: no cover - find_spec errors are not ours to fix
+        return
+
+    class DRN:  # noqa: D401 - placeholder
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError(
+                "mmaction2 1.2.0 ships without its DRN localizer (open-mmlab/mmaction2#2714); "
+                "vidtr-bench registers a placeholder so the rest of mmaction2 imports."
+            )
+
+    pkg = types.ModuleType(pkg_name)
+    pkg.__path__ = []  # mark as a package
+    sub = types.ModuleType(pkg_name + ".drn")
+    sub.DRN = DRN
+    pkg.drn = sub
+    sys.modules[pkg_name] = pkg
+    sys.modules[pkg_name + ".drn"] = sub
+
+
+def _allow_mmengine_resume() -> None:
+    """torch >= 2.6 loads checkpoints with ``weights_only=True``; mmengine 0.10.7's Runner
+    saves a ``HistoryBuffer`` (and numpy scalars) in its message hub, so ``resume`` fails
+    (open-mmlab/mmengine#1655, fixed after 0.10.7). Allow exactly those classes instead of
+    turning the safety off globally."""
+    try:
+        import numpy as np
+        import torch
+        from mmengine.logging.history_buffer import HistoryBuffer
+    except Exception:  # pragma: no cover - mmengine missing: nothing to allow
+        return
+    safe = [HistoryBuffer, np.dtype, np.ndarray]
+    try:
+        safe.append(np._core.multiarray._reconstruct)  # numpy 2.x
+    except AttributeError:  # pragma: no cover - numpy 1.x
+        safe.append(np.core.multiarray._reconstruct)
+    safe.extend(type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool"))
+    safe.extend([np.float64, np.float32, np.int64, np.int32, np.bool_])
+    torch.serialization.add_safe_globals(safe)
+
+
+def apply() -> None:
+    _shim_mmaction_drn()
+    _allow_mmengine_resume()
