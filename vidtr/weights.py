@@ -35,11 +35,14 @@ def read_checkpoint(path, trust: bool = False) -> StateDict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        needs = re.search(r"GLOBAL ([\w.]+)", str(e))
+        if needs is None:  # the weights-only unpickler choked on the bytes themselves
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated?)") from None
         if not trust:
             raise CheckpointError(
-                f"{path}: loading it needs arbitrary unpickling, which can run code "
-                f"({str(e).splitlines()[0]}). Pass trust=True (--trust-checkpoint) only for a file "
-                "you trust, or re-save it as a plain state dict / .safetensors.") from None
+                f"{path}: loading it needs arbitrary unpickling (it stores a {needs.group(1)}), which can run "
+                "code. Pass trust=True (--trust-checkpoint) only for a file you trust, or re-save it as a "
+                "plain state dict / .safetensors.") from None
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # truncated or not a torch file at all
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
@@ -221,15 +224,19 @@ def released_to_vidtr(sd: StateDict, source: str = "checkpoint") -> tuple[StateD
     return backbone, head
 
 
-def _load_strict(module: nn.Module, sd: StateDict, source: str, what: str):
+def _load_strict(module: nn.Module, sd: StateDict, source: str, what: str, names: Optional[dict] = None):
+    """load_state_dict that names the offending key (as the file spells it) on a mismatch."""
+    names = names or {}
     target = module.state_dict()
     for k, v in sd.items():
         if k in target and tuple(v.shape) != tuple(target[k].shape):
-            raise CheckpointError(f"{source}: {what} key {k!r} has shape {tuple(v.shape)}, expected {tuple(target[k].shape)}")
-    missing = sorted(set(target) - set(sd))
-    unexpected = sorted(set(sd) - set(target))
+            raise CheckpointError(f"{source}: key {names.get(k, k)!r} has shape {tuple(v.shape)}, but {what} "
+                                  f"needs {tuple(target[k].shape)} there")
+    missing = [_rename(k, to_ours=False) or k for k in sorted(set(target) - set(sd))]
+    unexpected = [names.get(k, k) for k in sorted(set(sd) - set(target))]
     if missing or unexpected:
-        raise CheckpointError(f"{source}: {what} does not match: missing {missing[:8]}, unexpected {unexpected[:8]}")
+        raise CheckpointError(f"{source}: does not fit {what}: missing keys {missing[:8]}, "
+                              f"unexpected keys {unexpected[:8]}")
     module.load_state_dict(sd)
 
 
@@ -259,8 +266,9 @@ def load_released(name: str, path, num_classes: Optional[int] = None, trust: boo
         raise CheckpointError(f"{source}: 'fc.weight' has {found} classes, but num_classes={num_classes} was asked for")
     overrides.setdefault("fidelity", "released")
     recognizer = build_recognizer(name, num_classes=found, **overrides)
-    _load_strict(recognizer.backbone, backbone_sd, source, f"backbone of {name}")
-    _load_strict(recognizer.cls_head, head_sd, source, "classifier")
+    names = {ours: _rename(ours, to_ours=False) for ours in backbone_sd}
+    _load_strict(recognizer.backbone, backbone_sd, source, f"the {name} backbone", names)
+    _load_strict(recognizer.cls_head, head_sd, source, "the classifier", {"fc_cls.weight": "fc.weight"})
     return VidTrClassifier(recognizer.backbone, recognizer.cls_head).eval()
 
 

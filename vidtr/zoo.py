@@ -114,7 +114,8 @@ def recognizer_cfg(name: str, num_classes: int = 400, **overrides) -> dict:
     preprocessor), with backbone overrides applied and the head sized to match."""
     from mmengine.config import Config
 
-    spec = resolve_spec(name, overrides)  # validates the overrides before anything is built
+    # validate the spec overrides before anything is built; pretrained/init_cfg go to the backbone
+    spec = resolve_spec(name, {k: v for k, v in overrides.items() if k not in ("pretrained", "init_cfg")})
     model = Config.fromfile(str(config_path(name))).model.to_dict()
     model["backbone"].update(overrides)
     model["cls_head"].update(num_classes=num_classes, in_channels=spec.embed_dims)
