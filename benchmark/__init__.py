@@ -1,0 +1,1 @@
+"""Paper tables as data, complexity measurement and the ``vidtr-bench`` command line."""
