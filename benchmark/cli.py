@@ -46,6 +46,67 @@ def _complexity(args) -> int:
     return 0
 
 
+def _specs(args, need_data: bool):
+    from .datasets import resolve_data_root
+    from .runs import bench_home
+
+    home = bench_home(args.workdir)
+    if args.table == "smoke":
+        data_root = str(resolve_data_root(args.data_root, must_exist=False)) if (
+            args.data_root or __import__("os").environ.get("VIDTR_DATA_ROOT")) else str(home / "data")
+    else:
+        from .paper import get_table
+
+        get_table(args.table)  # clear error for an unknown table before looking for data
+        data_root = str(resolve_data_root(args.data_root, must_exist=need_data)) if need_data else (
+            args.data_root or __import__("os").environ.get("VIDTR_DATA_ROOT") or "")
+    if args.table == "smoke":
+        Path(data_root).mkdir(parents=True, exist_ok=True)
+    from .launch import specs_for
+
+    return home, specs_for(args.table, data_root, args.rows, args.seed)
+
+
+def _launch(args) -> int:
+    from slurm.launcher import ProfileError
+
+    from .launch import launch
+
+    try:
+        home, specs = _specs(args, need_data=not args.dry_run)
+        results = launch(args.table, specs, home, args.executor, args.cluster, args.dry_run, args.force,
+                         progress=not args.quiet)
+    except (KeyError, ValueError, FileNotFoundError, ProfileError) as e:
+        raise SystemExit(f"vidtr-bench launch: {e.args[0] if e.args else e}") from None
+    failed = [k for k, v in results.items() if isinstance(v, BaseException)]
+    return 1 if failed else 0
+
+
+def _status(args) -> int:
+    from .launch import status
+
+    try:
+        home, specs = _specs(args, need_data=False)
+    except (KeyError, ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"vidtr-bench status: {e.args[0] if e.args else e}") from None
+    rows = status(args.table, specs, home)
+    print(f"{'run':<34}  {'row':<26}  {'state':<12}  details")
+    for r in rows:
+        details = r["metrics"] or (f"job {r['job_id']}" if r["job_id"] else "")
+        if r["state"] == "failed":
+            details = f"log {r['log'] or '-'}: {r['error']}"
+        print(f"{r['run_id']:<34}  {r['row'][:26]:<26}  {r['state']:<12}  {details}")
+    return 0
+
+
+def _run_options(p, data=True):
+    p.add_argument("--table", required=True, help="paper table id (2, 4b, A.2, ...) or 'smoke'")
+    p.add_argument("--rows", nargs="+", help="only these row labels")
+    p.add_argument("--workdir", help="root of run directories (default $VIDTR_BENCH_HOME or ./work)")
+    p.add_argument("--data-root", help="dataset root (default $VIDTR_DATA_ROOT; smoke: <workdir>/data)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vidtr-bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--warmup", type=int, default=2)
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_complexity)
+
+    la = sub.add_parser("launch", help="train and test a table's runs (local by default, or on Slurm)")
+    _run_options(la)
+    la.add_argument("--executor", choices=["local", "slurm", "debug"], default="local")
+    la.add_argument("--cluster", help="Slurm cluster profile: a name in slurm/profiles/ or a YAML path")
+    la.add_argument("--dry-run", action="store_true", help="print the runs and sbatch parameters; submit nothing")
+    la.add_argument("--force", action="store_true", help="rerun finished runs (the previous attempt is kept in previous-<time>/)")
+    la.add_argument("--quiet", action="store_true", help="no progress bar")
+    la.set_defaults(func=_launch)
+
+    st = sub.add_parser("status", help="each run of a table: pending, running, done or failed")
+    _run_options(st)
+    st.set_defaults(func=_status)
     return parser
 
 

@@ -1,0 +1,191 @@
+"""One run, start to finish: mmengine's Runner trains and tests (mmaction2's flow), resuming
+from the run's last checkpoint when a previous attempt was interrupted; then one record is
+written atomically. A record is the contract with the reports: they never read logs."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .runs import CHECKPOINT_OF, DATA_ROOT, REPO, RunSpec, run_dir
+
+RECORD = "record.json"
+_OWN_CHECKPOINT_GLOBALS = [np._core.multiarray.scalar, getattr]
+SCORES = "scores.npz"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_record(home: Path, spec_or_id) -> Optional[dict]:
+    path = run_dir(home, spec_or_id) / RECORD
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def code_version() -> str:
+    try:
+        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return f"{rev}{'-dirty' if dirty else ''}" if rev else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def library_versions() -> dict:
+    import mmaction
+    import mmengine
+    import timm
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "mmaction2": mmaction.__version__,
+            "mmengine": mmengine.__version__, "timm": timm.__version__, "numpy": np.__version__}
+
+
+def device_name() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.device_count()}x {torch.cuda.get_device_name()}"
+    return f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
+
+
+def _resolve(value, spec: RunSpec, home: Path):
+    """Fill the data root placeholder and ``checkpoint-of:`` references in an override value."""
+    if isinstance(value, dict):
+        return {k: _resolve(v, spec, home) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_resolve(v, spec, home) for v in value)
+    if isinstance(value, str) and DATA_ROOT in value:
+        if not spec.data_root:
+            raise ValueError(f"run {spec.run_id} needs a data root (--data-root or $VIDTR_DATA_ROOT)")
+        return value.replace(DATA_ROOT, spec.data_root)
+    if isinstance(value, str) and value.startswith(CHECKPOINT_OF):
+        run_id = value[len(CHECKPOINT_OF):]
+        rec = read_record(home, run_id)
+        if rec is None:
+            raise FileNotFoundError(f"run {run_id} has no record yet: its checkpoint is needed as load_from")
+        return rec["checkpoint"]
+    return value
+
+
+def build_config(spec: RunSpec, home: Path):
+    """The run's mmengine config: its file, the spec's overrides, the run's work dir and seed."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(REPO / spec.config))
+    overrides = {k: _resolve(v, spec, home) for k, v in spec.overrides.items()}
+    for key in overrides:
+        top = key.split(".")[0]
+        if top not in cfg and top not in ("load_from",):
+            raise KeyError(f"run {spec.run_id}: override {key!r} names no top-level key of {spec.config}")
+    cfg.merge_from_dict(overrides, allow_list_keys=True)
+    wd = run_dir(home, spec)
+    cfg.work_dir = str(wd)
+    cfg.randomness = dict(seed=spec.seed, deterministic=False)
+    for split in ("train", "val", "test"):
+        ds = cfg.get(f"{split}_dataloader", {}) or {}
+        if ds.get("dataset", {}).get("type") == "CheckedVideoDataset":
+            ds["dataset"]["bad_videos_file"] = str(wd / f"bad_videos_{split}.txt")
+    return cfg
+
+
+def _dump_file(wd: Path) -> Path:
+    return wd / "predictions.pkl"
+
+
+def _save_scores(wd: Path, dataset, multi_class: bool) -> dict:
+    """DumpResults' pickle -> scores.npz (scores, labels, videos) in test-set order."""
+    import pickle
+
+    with open(_dump_file(wd), "rb") as f:
+        preds = pickle.load(f)
+    scores = np.stack([np.asarray(p["pred_score"], dtype=np.float32) for p in preds])
+    labels = [np.asarray(p["gt_label"]).ravel() for p in preds]
+    if multi_class:
+        targets = np.zeros_like(scores, dtype=np.int8)
+        for i, lab in enumerate(labels):
+            targets[i, lab.astype(int)] = 1
+        labels_arr = targets
+    else:
+        labels_arr = np.array([int(lab[0]) for lab in labels])
+    videos = np.array([d["filename"] for d in dataset.data_list][: len(preds)])
+    np.savez_compressed(wd / SCORES, scores=scores, labels=labels_arr, videos=videos)
+    return dict(scores=scores, labels=labels_arr)
+
+
+def execute(spec: RunSpec, home: Path) -> dict:
+    """Train and test one run (or score one ensemble); returns its record. A finished run is
+    not run again: its record is returned as it is."""
+    home = Path(home)
+    wd = run_dir(home, spec)
+    wd.mkdir(parents=True, exist_ok=True)
+    existing = wd / RECORD
+    if existing.exists():
+        return json.loads(existing.read_text())
+    atomic_write(wd / "run_spec.json", json.dumps(spec.to_dict(), indent=1, default=str))
+    with open(wd / "attempts.log", "a") as f:
+        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} start pid {os.getpid()} "
+                f"job {os.environ.get('SLURM_JOB_ID', 'local')}\n")
+    if spec.members:
+        from .ensemble import ensemble_record
+
+        return ensemble_record(spec, home)
+
+    from mmengine.runner import Runner
+
+    t0 = time.time()
+    cfg = build_config(spec, home)
+    last = wd / "last_checkpoint"
+    resumed_from = last.read_text().strip() if last.exists() else None
+    cfg.resume = resumed_from is not None  # mmengine then loads work_dir's last checkpoint
+    ntasks = int(os.environ.get("SLURM_NTASKS", "1"))
+    cfg.launcher = "slurm" if ntasks > 1 else "none"  # one task per GPU: mmengine's Slurm launcher
+    test_eval = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+    cfg.test_evaluator = test_eval + [dict(type="DumpResults", out_file_path=str(_dump_file(wd)))]
+    runner = Runner.from_cfg(cfg)
+    # mmengine checkpoints hold numpy scalars in the message hub, which torch's weights-only
+    # unpickler refuses; allow those few globals only while loading the checkpoints this
+    # harness wrote itself (this run's, or the Kinetics-400 run it fine-tunes from).
+    with torch.serialization.safe_globals(_OWN_CHECKPOINT_GLOBALS):
+        runner.load_or_resume()
+    if cfg.get("train_cfg"):
+        runner.train()
+    metrics = runner.test()
+    if runner.rank != 0:
+        return {}
+    multi = bool(cfg.test_dataloader.dataset.get("multi_class", False))
+    _save_scores(wd, runner.test_dataloader.dataset, multi)
+    named = {"acc/top1": "top1", "acc/top5": "top5", "acc/mean1": "mean_class", "acc/mean_average_precision": "map"}
+    record = dict(
+        run_id=spec.run_id, table=spec.table, row=spec.row, model=spec.model, dataset=spec.dataset,
+        protocol=spec.protocol, seed=spec.seed, spec=spec.to_dict(),
+        metrics={named.get(k, k): float(v) * 100 for k, v in metrics.items() if k in named},
+        num_test_videos=len(runner.test_dataloader.dataset),
+        bad_videos={s: sum(1 for _ in open(p)) for s in ("train", "val", "test")
+                    if (p := wd / f"bad_videos_{s}.txt").exists()},
+        scores_file=str(wd / SCORES), checkpoint=_final_checkpoint(wd), resumed_from=resumed_from,
+        attempts=sum(1 for _ in open(wd / "attempts.log")),
+        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], code_version=code_version(),
+        versions=library_versions(), device=device_name(), world_size=runner.world_size,
+        wall_time_s=round(time.time() - t0, 2), finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
+    atomic_write(wd / RECORD, json.dumps(record, indent=1))
+    return record
+
+
+def _final_checkpoint(wd: Path) -> Optional[str]:
+    last = wd / "last_checkpoint"
+    return last.read_text().strip() if last.exists() else None

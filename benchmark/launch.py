@@ -1,0 +1,172 @@
+"""Launch a table's runs (locally or on Slurm) and report their status. The launch manifest
+(``<home>/<table>/launch.json``) remembers which job runs which run; records say what finished."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+from slurm import launcher as sl
+
+from .job import RECORD, atomic_write, execute
+from .runs import RunSpec, bench_home, run_dir, table_runs
+
+MANIFEST = "launch.json"
+
+
+def specs_for(table: str, data_root: str, rows: Optional[list] = None, seed: int = 0,
+              smoke_epochs: int = 2, smoke_delay_s: float = 0.0) -> list[RunSpec]:
+    if table == "smoke":
+        from .smoke import make_clips, smoke_runs
+
+        if data_root:  # generated data: written on first use
+            Path(data_root).mkdir(parents=True, exist_ok=True)
+            make_clips(data_root)
+        specs = smoke_runs(data_root, seed, epochs=smoke_epochs, epoch_delay_s=smoke_delay_s)
+        if rows:
+            known = [s.row for s in specs]
+            bad = [r for r in rows if r not in known]
+            if bad:
+                raise KeyError(f"table smoke has no row(s) {bad}; valid rows: {', '.join(known)}")
+            specs = [s for s in specs if s.row in rows]
+        return specs
+    return table_runs(table, data_root, rows, seed)
+
+
+def _manifest_path(home: Path, table: str) -> Path:
+    return home / table / MANIFEST
+
+
+def read_manifest(home: Path, table: str) -> dict:
+    path = _manifest_path(home, table)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _update_manifest(home: Path, table: str, run_id: str, **entry) -> None:
+    manifest = read_manifest(home, table)
+    manifest.setdefault(run_id, {}).update(entry, updated_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    path = _manifest_path(home, table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(manifest, indent=1, default=str))
+
+
+def _table_line(cols: list) -> str:
+    return "  ".join(f"{c:<{w}}" for c, w in zip(cols, (34, 26, 22, 12, 30)))
+
+
+def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local", cluster: Optional[str] = None,
+           dry_run: bool = False, force: bool = False, progress: bool = True, out=print) -> dict:
+    """Launch the runs that have no record yet (all of them with ``force``, keeping the old
+    records beside as ``record.<time>.json``). Returns run id -> job id / result / error."""
+    if executor not in sl.EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(sl.EXECUTORS)}")
+    if executor == "slurm" and cluster is None:
+        raise ValueError(f"--executor slurm needs --cluster PROFILE; profiles: {', '.join(sl.list_profiles())}")
+    profile = sl.load_profile(cluster) if executor == "slurm" else None
+    done = {s.run_id for s in specs if (run_dir(home, s) / RECORD).exists()}
+    if force and not dry_run:  # rerun from scratch; the previous attempt moves aside, nothing is deleted
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for s in specs:
+            wd = run_dir(home, s)
+            old = [p for p in wd.iterdir() if not p.name.startswith("previous-")] if wd.exists() else []
+            if old:
+                keep = wd / f"previous-{stamp}"
+                keep.mkdir()
+                for p in old:
+                    shutil.move(str(p), str(keep / p.name))
+        done = set()
+    out(_table_line(["run", "row", "model", "dataset", "state"]))
+    for s in specs:
+        state = "done (skipped)" if s.run_id in done else ("would launch" if dry_run else "launching")
+        out(_table_line([s.run_id, s.row[:26], (s.model or "ensemble")[:22], s.dataset, state]))
+    todo = [s for s in specs if s.run_id not in done]
+    if not todo:
+        out(f"table {table}: every run has a record; nothing to launch (--force reruns)")
+        return {}
+    tasks = [sl.Task(s.run_id, f"vidtr-{s.run_id}"[:60], execute, (s, home), s.depends_on, light=bool(s.members))
+             for s in todo]
+    folder = home / table / "submitit"
+    if dry_run:
+        for t in tasks:
+            out(f"\n# {t.id}  ({executor})")
+            if executor == "slurm":
+                deps = [d for d in t.depends_on if d not in done]
+                out(sl.sbatch_preview(t, profile, folder, f"afterok:<jobs of {','.join(deps)}>" if deps else None))
+        return {}
+    if executor == "slurm":
+        jobs = sl.submit_slurm(tasks, folder, profile, done)
+        for run_id, job in jobs.items():
+            _update_manifest(home, table, run_id, executor="slurm", job_id=job.job_id, state="submitted",
+                             stdout=str(job.paths.stdout), stderr=str(job.paths.stderr))
+            out(f"submitted {run_id}: slurm job {job.job_id}")
+        return {k: j.job_id for k, j in jobs.items()}
+
+    def on_state(task, state, info):
+        entry = dict(executor=executor, state=state)
+        if state == "running" and hasattr(info, "job_id"):
+            entry.update(job_id=str(info.job_id), stdout=str(info.paths.stdout), stderr=str(info.paths.stderr))
+        if state in ("failed", "skipped"):
+            entry["error"] = error_line(str(info)) or type(info).__name__
+        _update_manifest(home, table, task.id, **entry)
+
+    results = sl.run_locally(tasks, folder, executor, done, on_state, progress)
+    for run_id, res in results.items():
+        out(f"{run_id}: " + (f"failed: {error_line(str(res))}" if isinstance(res, BaseException)
+                             else "done " + json.dumps(res.get("metrics", {}))))
+    return results
+
+
+def _squeue_states() -> dict:
+    try:
+        out = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return dict(line.split(maxsplit=1) for line in out.splitlines() if line.strip())
+
+
+_ERROR_LINE = re.compile(r"^\s*([\w.]+(Error|Exception|Interrupt)|[\w.]*Error\b)[^/]*:")
+
+
+def error_line(text: str) -> str:
+    """The line a person wants from a traceback or a log: the last 'SomethingError: ...'."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if _ERROR_LINE.match(ln)]
+    return (errors or [ln for ln in lines if not ln.startswith(("-", "/"))] or [""])[-1][:300]
+
+
+def _last_error(path: Optional[str]) -> str:
+    if not path or not Path(path).exists():
+        return ""
+    return error_line(Path(path).read_text(errors="replace"))
+
+
+def status(table: str, specs: list[RunSpec], home: Path) -> list[dict]:
+    """Each run: done / running / pending / failed (with log and last error line) / not launched."""
+    manifest = read_manifest(home, table)
+    queue = _squeue_states() if any(e.get("executor") == "slurm" for e in manifest.values()) else {}
+    rows = []
+    for s in specs:
+        entry = manifest.get(s.run_id, {})
+        rec_path = run_dir(home, s) / RECORD
+        row = dict(run_id=s.run_id, row=s.row, model=s.model or "ensemble", dataset=s.dataset, state="not launched",
+                   job_id=entry.get("job_id", ""), log=entry.get("stderr", ""), error="", metrics="")
+        if rec_path.exists():
+            rec = json.loads(rec_path.read_text())
+            row.update(state="done", metrics=" ".join(f"{k}={v:.1f}" for k, v in rec["metrics"].items()))
+        elif entry.get("executor") == "slurm":
+            q = queue.get(str(entry.get("job_id")), "")
+            if q in ("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"):
+                row["state"] = "pending"
+            elif q:
+                row["state"] = "running" if q in ("RUNNING", "COMPLETING") else q.lower()
+            else:
+                row.update(state="failed", error=_last_error(entry.get("stderr")) or "job left the queue without a record")
+        elif entry:
+            row["state"] = entry.get("state", "unknown")
+            row["error"] = entry.get("error", "") or (_last_error(entry.get("stderr")) if row["state"] == "failed" else "")
+        rows.append(row)
+    return rows

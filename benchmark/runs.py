@@ -1,0 +1,189 @@
+"""Runs: a paper-table row becomes one or more runs (config + overrides + seed) with a
+stable id, its own work directory, and the runs it depends on (a fine-tuning run needs its
+Kinetics-400 checkpoint; an ensemble needs its members' scores)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .datasets import DATASET_INFO, get_dataset
+from .paper import Row, Table
+
+HOME_ENV = "VIDTR_BENCH_HOME"
+REPO = Path(__file__).resolve().parent.parent
+# Table 6 columns -> datasets; other tables run on their table's dataset
+TABLE6_DATASETS = {"charades_map": "charades", "ssv2_top1": "sthv2", "ucf_top1": "ucf101", "hmdb_top1": "hmdb51"}
+TABLE_DATASET = {"k400": "kinetics400", "k700": "kinetics700", "charades": "charades"}
+DATA_ROOT = "{data_root}"  # placeholder in overrides, so run ids do not depend on where data lives
+CHECKPOINT_OF = "checkpoint-of:"  # load_from value naming another run whose final checkpoint to start from
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    table: str
+    row: str
+    model: str  # a VidTr or baseline name; "" for ensembles
+    config: str  # path of the mmengine config (relative to the repository)
+    dataset: str
+    seed: int = 0
+    protocol: str = "30view"  # "30view" or "single_pass" (Appendix B)
+    overrides: dict = field(default_factory=dict)  # dotted mmengine keys -> values
+    depends_on: tuple = ()  # run ids that must finish first
+    members: tuple = ()  # ensembles: member run ids, scores averaged
+    data_root: str = ""  # fills "{data_root}" in overrides at run time; not part of the run id
+
+    @property
+    def run_id(self) -> str:
+        """Stable and content-addressed: the same config, overrides, dataset, protocol and seed
+        give the same id whichever table asks, so a run shared by tables (VidTr-S in Tables
+        1, 2, 5 and the ensembles) is trained once."""
+        key = json.dumps([self.config, self.dataset, self.protocol, self.seed, self.overrides, list(self.members)],
+                         sort_keys=True, default=str)
+        name = self.model or "ensemble-" + self.row
+        slug = re.sub(r"[^a-z0-9]+", "-", f"{name}-{self.dataset}".lower()).strip("-")[:48]
+        return f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunSpec":
+        d = dict(d)
+        d["depends_on"], d["members"] = tuple(d.get("depends_on", ())), tuple(d.get("members", ()))
+        return cls(**d)
+
+
+def bench_home(workdir: Optional[str] = None) -> Path:
+    """Root of all run directories: ``--workdir``, else ``$VIDTR_BENCH_HOME``, else ``./work``."""
+    return Path(workdir or os.environ.get(HOME_ENV) or "work").resolve()
+
+
+def run_dir(home: Path, spec_or_id) -> Path:
+    """``<home>/runs/<run id>``: one directory per run, shared by every table that needs it."""
+    return home / "runs" / (spec_or_id if isinstance(spec_or_id, str) else spec_or_id.run_id)
+
+
+def _config_of(model: str) -> str:
+    import baselines
+    import vidtr
+
+    if model in vidtr.list_models():
+        return str(vidtr.config_path(model).relative_to(REPO))
+    return str(baselines.get_baseline(model).config_path.relative_to(REPO))
+
+
+def dataset_overrides(dataset: str, protocol: str = "30view", frames: Optional[int] = None,
+                      test_pipeline: Optional[list] = None, load_from: Optional[str] = None) -> dict:
+    """mmengine overrides pointing a Kinetics config at ``dataset`` under the data root."""
+    info = get_dataset(dataset)
+    base = f"{DATA_ROOT}/{dataset}"
+    o: dict = {"model.cls_head.num_classes": info.num_classes}
+    for split, ann in (("train", "train"), ("val", "val"), ("test", "val")):
+        o[f"{split}_dataloader.dataset.type"] = "CheckedVideoDataset"
+        o[f"{split}_dataloader.dataset.ann_file"] = f"{base}/{ann}_list.txt"
+        o[f"{split}_dataloader.dataset.data_prefix"] = {"video": f"{base}/videos"}
+        if info.multi_class:
+            o[f"{split}_dataloader.dataset.multi_class"] = True
+            o[f"{split}_dataloader.dataset.num_classes"] = info.num_classes
+    if info.multi_class:  # Charades: multi-label, sigmoid + BCE, mAP
+        o["model.cls_head.multi_class"] = True
+        o["model.cls_head.loss_cls"] = {"type": "BCELossWithLogits"}
+        o["model.cls_head.average_clips"] = "score"
+        o["val_evaluator"] = {"type": "AccMetric", "metric_list": ("mean_average_precision",)}
+        o["test_evaluator"] = {"type": "AccMetric", "metric_list": ("mean_average_precision",)}
+    if load_from:
+        o["load_from"] = load_from
+    if protocol == "single_pass" or info.sampler == "tsn":
+        # Appendix B / SSv2: one frame from each of N uniform segments, one centre crop
+        o["test_dataloader.dataset.pipeline"] = _uniform_test_pipeline(frames, test_pipeline)
+    return o
+
+
+def _uniform_test_pipeline(frames: int, pipeline: Optional[list]) -> list:
+    out = []
+    for t in pipeline or []:
+        if t["type"] == "SampleFrames":
+            t = dict(type="UniformSample", clip_len=frames, num_clips=1, test_mode=True)
+        elif t["type"] == "ThreeCrop":
+            t = dict(type="CenterCrop", crop_size=t["crop_size"])
+        out.append(t)
+    return out
+
+
+def _input_rate(text: str) -> Optional[int]:
+    """Frame interval of an input written "16x4" / "(32+8)x2"; None for TSN-style inputs."""
+    m = re.search(r"x(\d+)$", text.strip())
+    return int(m.group(1)) if m else None
+
+
+def _resampled(pipeline: list, clip_len: int, rate: Optional[int]) -> Optional[list]:
+    """The pipeline with SampleFrames set to ``clip_len`` x ``rate``; None if it already is."""
+    out, changed = [], False
+    for t in pipeline:
+        if t["type"] == "SampleFrames" and (t["clip_len"], t["frame_interval"]) != (clip_len, rate or t["frame_interval"]):
+            t = dict(t, clip_len=clip_len, frame_interval=rate or t["frame_interval"])
+            changed = True
+        out.append(t)
+    return out if changed else None
+
+
+def _model_run(table: Table, row: Row, model: str, frames: int, dataset: str, data_root: str,
+               protocol: str, seed: int, k400_runs: dict) -> RunSpec:
+    from mmengine.config import Config
+
+    config = _config_of(model)
+    depends, load_from = (), None
+    if dataset != "kinetics400":  # fine-tuned from this model's Kinetics-400 run
+        k400 = k400_runs.setdefault(model, RunSpec(table.id, f"{model} (K400)",
+                                                   model, config, "kinetics400", seed,
+                                                   overrides=dataset_overrides("kinetics400"), data_root=data_root))
+        # resolved by the job from that run's record once it has finished
+        depends, load_from = (k400.run_id,), f"{CHECKPOINT_OF}{k400.run_id}"
+    cfg = Config.fromfile(str(REPO / config))
+    test_pipeline = cfg.test_dataloader.dataset.pipeline
+    overrides = dataset_overrides(dataset, protocol, frames, test_pipeline, load_from)
+    rate = _input_rate(row.input)
+    for split in ("train", "val", "test"):  # the row's input (e.g. A.2's I3D at 16x4) over the config's
+        if not cfg.get(f"{split}_dataloader"):  # zoo test-only configs (X3D): evaluation runs only
+            continue
+        key = f"{split}_dataloader.dataset.pipeline"
+        resampled = _resampled(overrides.get(key, cfg[f"{split}_dataloader"].dataset.pipeline), frames, rate)
+        if resampled is not None:
+            overrides[key] = resampled
+    return RunSpec(table.id, row.label, model, config, dataset, seed, protocol, overrides, depends, data_root=data_root)
+
+
+def table_runs(table_id: str, data_root: str, rows: Optional[list] = None, seed: int = 0) -> list[RunSpec]:
+    """Every run a paper table needs, dependencies first (the K400 runs fine-tuning starts from,
+    ensemble members), in launch order."""
+    from .paper import select
+
+    runs: dict[str, RunSpec] = {}
+    k400_runs: dict[str, RunSpec] = {}
+    for table, row in select(table_id, rows):
+        protocol = "single_pass" if table.id == "A.1" and row.views == 1 else "30view"
+        if table.id == "6":
+            datasets = [TABLE6_DATASETS[m] for m in row.paper if m in TABLE6_DATASETS]
+        else:
+            datasets = [TABLE_DATASET[table.dataset]]
+        for dataset in datasets:
+            if row.model:
+                spec = _model_run(table, row, row.model, row.frames, dataset, data_root, protocol, seed, k400_runs)
+                runs.setdefault(spec.run_id, spec)
+            elif row.members:
+                members = []
+                for m in row.members:
+                    mrow = Row(f"{row.label}: {m.model} {m.frames}f", m.model, f"{m.frames}", m.frames, row.views, m.res)
+                    spec = _model_run(table, mrow, m.model, m.frames, dataset, data_root, protocol, seed, k400_runs)
+                    runs.setdefault(spec.run_id, spec)
+                    members.append(spec.run_id)
+                ens = RunSpec(table.id, row.label, "", "", dataset, seed, protocol, depends_on=tuple(members),
+                              members=tuple(members), data_root=data_root)
+                runs.setdefault(ens.run_id, ens)
+    ordered = list(k400_runs.values()) + [r for r in runs.values() if r.run_id not in {k.run_id for k in k400_runs.values()}]
+    return ordered

@@ -1,0 +1,84 @@
+"""The ``smoke`` table: a tiny VidTr and a tiny compact VidTr on a few generated clips
+(a square moving left or right), seconds per run, launched through the same path as the
+paper's tables. The test suite runs it on a real one-node Slurm cluster."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+from .runs import DATA_ROOT, RunSpec
+
+CONFIG = "benchmark/configs/smoke.py"
+CLASSES = ("moving right", "moving left")
+
+
+def make_clips(root, n_train: int = 12, n_test: int = 6, size: int = 32, frames: int = 16, seed: int = 0) -> Path:
+    """Write ``root/smoke/videos/*.avi`` (MJPG) and ``train_list.txt`` / ``val_list.txt``.
+    Deterministic; existing files are reused."""
+    import cv2
+
+    base = Path(root) / "smoke"
+    if (base / "val_list.txt").exists():
+        return base
+    (base / "videos").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    lists = {}
+    for split, n in (("train", n_train), ("val", n_test)):
+        lines = []
+        for i in range(n):
+            label = i % 2
+            name = f"{split}_{i:03d}.avi"
+            writer = cv2.VideoWriter(str(base / "videos" / name), cv2.VideoWriter_fourcc(*"MJPG"), 8, (size, size))
+            y, side = int(rng.integers(0, size - 8)), int(rng.integers(5, 9))
+            colour = rng.integers(80, 256, size=3).tolist()
+            for t in range(frames):
+                x = int((t / (frames - 1)) * (size - side))
+                frame = rng.integers(0, 40, size=(size, size, 3), dtype=np.uint8)
+                x = x if label == 0 else size - side - x
+                frame[y:y + side, x:x + side] = colour
+                writer.write(frame)
+            writer.release()
+            lines.append(f"{name} {label}")
+        lists[split] = lines
+    for split, lines in lists.items():
+        tmp = base / f".{split}_list.txt.tmp"
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(base / f"{split}_list.txt")
+    return base
+
+
+def smoke_runs(data_root: str, seed: int = 0, epochs: int = 2, epoch_delay_s: float = 0.0) -> list[RunSpec]:
+    """Two tiny models and their ensemble."""
+    base = f"{DATA_ROOT}/smoke"
+    data = {}
+    for split, ann in (("train", "train"), ("test", "val")):
+        data[f"{split}_dataloader.dataset.ann_file"] = f"{base}/{ann}_list.txt"
+        data[f"{split}_dataloader.dataset.data_prefix"] = {"video": f"{base}/videos"}
+    data["train_cfg.max_epochs"] = epochs
+    if epoch_delay_s:
+        data["custom_hooks"] = [dict(type="EpochDelayHook", seconds=epoch_delay_s)]
+    compact = {"model.backbone.pool": "std_topk", "model.backbone.pool_layers": (0,), "model.backbone.pool_keep": (4,)}
+    runs = [RunSpec("smoke", "tiny VidTr", "vidtr_s_8x8", CONFIG, "smoke", seed, overrides=data, data_root=data_root),
+            RunSpec("smoke", "tiny C-VidTr", "cvidtr_s_8x8", CONFIG, "smoke", seed, overrides={**data, **compact},
+                    data_root=data_root)]
+    members = tuple(r.run_id for r in runs)
+    return runs + [RunSpec("smoke", "tiny ensemble", "", "", "smoke", seed, depends_on=members, members=members,
+                           data_root=data_root)]
+
+
+@HOOKS.register_module()
+class EpochDelayHook(Hook):
+    """Sleeps after each training epoch: lets the smoke table's preemption test interrupt a
+    run between checkpoints. Never used by the paper's tables."""
+
+    def __init__(self, seconds: float = 1.0):
+        self.seconds = seconds
+
+    def after_train_epoch(self, runner) -> None:
+        time.sleep(self.seconds)
+
+

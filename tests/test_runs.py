@@ -1,0 +1,150 @@
+"""Runs: table rows -> run specs with stable ids and dependencies; local launches; records."""
+import json
+
+import numpy as np
+import pytest
+from benchmark.cli import main
+from benchmark.ensemble import average_scores
+from benchmark.job import read_record
+from benchmark.launch import specs_for
+from benchmark.runs import CHECKPOINT_OF, table_runs
+
+
+def _by_row(specs):
+    return {s.row: s for s in specs}
+
+
+def test_run_ids_are_stable_and_independent_of_the_data_root():
+    a = table_runs("2", "/data/a")
+    b = table_runs("2", "/elsewhere")
+    assert [s.run_id for s in a] == [s.run_id for s in b]
+    assert len({s.run_id for s in a}) == len(a)
+    assert a[0].data_root == "/data/a"
+    assert table_runs("2", "/x", seed=1)[0].run_id != a[0].run_id
+
+
+def test_ensembles_depend_on_their_members_which_launch_first():
+    specs = table_runs("2", "/d")
+    order = [s.run_id for s in specs]
+    en = _by_row(specs)["En-VidTr-S"]
+    assert len(en.members) == 2 and en.depends_on == en.members
+    assert all(order.index(m) < order.index(en.run_id) for m in en.members)
+    member_models = {s.model for s in specs if s.run_id in en.members}
+    assert member_models == {"vidtr_s_8x8", "i3d_r50_heavy"}
+    # the VidTr-S member is the table's own VidTr-S run: scored once, reused
+    assert _by_row(specs)["VidTr-S"].run_id in en.members
+
+
+def test_fine_tuning_rows_start_from_their_kinetics400_run():
+    specs = table_runs("5", "/d", rows=["VidTr-S"])
+    k400, k700 = specs
+    assert (k400.dataset, k700.dataset) == ("kinetics400", "kinetics700")
+    assert k700.depends_on == (k400.run_id,)
+    assert k700.overrides["load_from"] == f"{CHECKPOINT_OF}{k400.run_id}"
+    assert k700.overrides["model.cls_head.num_classes"] == 700
+
+
+def test_table6_rows_run_on_each_dataset_with_its_protocol():
+    specs = [s for s in table_runs("6", "/d", rows=["VidTr-L"]) if s.dataset != "kinetics400"]
+    by = {s.dataset: s for s in specs}
+    assert set(by) == {"charades", "sthv2", "ucf101", "hmdb51"}
+    assert by["charades"].overrides["model.cls_head.multi_class"] is True
+    assert by["charades"].overrides["test_dataloader.dataset.multi_class"] is True
+    ssv2_test = by["sthv2"].overrides["test_dataloader.dataset.pipeline"]
+    assert ssv2_test[1]["type"] == "UniformSample" and not any(t["type"] == "ThreeCrop" for t in ssv2_test)
+
+
+def test_single_pass_protocol_and_row_inputs_reach_the_pipelines():
+    fast = _by_row(table_runs("A.1", "/d"))["F-VidTr-S"]
+    pipe = fast.overrides["test_dataloader.dataset.pipeline"]
+    assert fast.protocol == "single_pass"
+    assert pipe[1] == dict(type="UniformSample", clip_len=8, num_clips=1, test_mode=True)
+    assert any(t["type"] == "CenterCrop" for t in pipe)
+    i3d = _by_row(table_runs("A.2", "/d"))["I3D50"]  # the zoo config samples 32x2; the row says 16x4
+    sample = i3d.overrides["train_dataloader.dataset.pipeline"][1]
+    assert (sample["clip_len"], sample["frame_interval"]) == (16, 4)
+
+
+def test_local_launch_writes_records_skips_finished_runs_and_keeps_old_ones_on_force(tmp_path, capsys):
+    work = tmp_path / "work"
+    assert main(["launch", "--table", "smoke", "--workdir", str(work), "--quiet"]) == 0
+    specs = specs_for("smoke", str(work / "data"))
+    records = [read_record(work, s) for s in specs]
+    for rec in records:
+        assert set(rec["metrics"]) >= {"top1", "top5", "mean_class"}
+        assert 0 <= rec["metrics"]["top1"] <= 100 and rec["num_test_videos"] == 6
+        for key in ("config_hash", "code_version", "versions", "device", "wall_time_s", "scores_file", "finished_at"):
+            assert rec[key] not in (None, ""), key
+    assert records[0]["versions"]["mmengine"] == "0.10.7" and records[0]["checkpoint"].endswith("epoch_2.pth")
+    # the ensemble's scores are the mean of its members' saved scores
+    member = [np.load(r["scores_file"]) for r in records[:2]]
+    ens = np.load(records[2]["scores_file"])
+    np.testing.assert_allclose(ens["scores"], (member[0]["scores"] + member[1]["scores"]) / 2, rtol=1e-6)
+    acc = 100 * np.mean(ens["scores"].argmax(1) == ens["labels"])
+    assert records[2]["metrics"]["top1"] == pytest.approx(acc)
+    assert set(records[2]["members"]) == {r["run_id"] for r in records[:2]}
+    capsys.readouterr()
+
+    assert main(["launch", "--table", "smoke", "--workdir", str(work), "--quiet"]) == 0
+    assert "nothing to launch" in capsys.readouterr().out
+    assert main(["status", "--table", "smoke", "--workdir", str(work)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" done ") == 3 and "top1=" in out
+
+    first = json.loads((work / "runs" / specs[0].run_id / "record.json").read_text())
+    assert main(["launch", "--table", "smoke", "--rows", "tiny VidTr", "--workdir", str(work), "--force",
+                 "--quiet"]) == 0
+    kept = list((work / "runs" / specs[0].run_id).glob("previous-*/record.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text()) == first
+
+
+def test_failed_run_is_reported_with_its_error(tmp_path, capsys):
+    work, data = tmp_path / "work", tmp_path / "data"
+    specs_for("smoke", str(data))  # writes the clips
+    (data / "smoke" / "val_list.txt").write_text("val_000.avi 0\nval_001.avi\n")  # a malformed line
+    assert main(["launch", "--table", "smoke", "--rows", "tiny VidTr", "--workdir", str(work),
+                 "--data-root", str(data), "--quiet"]) == 1
+    assert main(["status", "--table", "smoke", "--rows", "tiny VidTr", "--workdir", str(work),
+                 "--data-root", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "failed" in out and "val_list.txt:2" in out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["launch", "--table", "9"], "unknown table '9'"),
+    (["launch", "--table", "4b", "--rows", "nope", "--dry-run"], "no row 'nope'; valid rows"),
+    (["launch", "--table", "smoke", "--rows", "nope"], "no row(s) ['nope']"),
+    (["launch", "--table", "4b", "--data-root", "/no/such/root"], "dataset root /no/such/root does not exist"),
+    (["launch", "--table", "4b", "--executor", "slurm", "--dry-run"], "needs --cluster"),
+    (["launch", "--table", "4b", "--executor", "slurm", "--cluster", "nope", "--dry-run"], "profile 'nope' not found"),
+])
+def test_bad_launch_input_is_named(tmp_path, argv, message):
+    with pytest.raises(SystemExit) as e:
+        main(argv + ["--workdir", str(tmp_path)])
+    assert message in str(e.value)
+
+
+def test_cluster_profile_missing_a_key_is_named(tmp_path):
+    prof = tmp_path / "mine.yaml"
+    prof.write_text("partition: gpu\ngpus_per_node: 8\ncpus_per_task: 4\ntimeout_min: 60\n")
+    with pytest.raises(SystemExit, match=r"mine.yaml: missing required key\(s\) \['mem_gb'\]"):
+        main(["launch", "--table", "4b", "--executor", "slurm", "--cluster", str(prof), "--dry-run",
+              "--workdir", str(tmp_path)])
+
+
+def test_dry_run_prints_sbatch_parameters_and_submits_nothing(tmp_path, capsys):
+    assert main(["launch", "--table", "2", "--rows", "VidTr-S", "En-VidTr-S", "--executor", "slurm",
+                 "--cluster", "a100x8", "--dry-run", "--workdir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "#SBATCH --partition=gpu" in out and "#SBATCH --gpus-per-node=8" in out
+    assert "#SBATCH --ntasks-per-node=8" in out and "#SBATCH --account=my_account" in out
+    ensemble = out.split("# ensemble-")[1]  # the ensemble waits for its members, on one CPU
+    assert "#SBATCH --dependency='afterok:" in ensemble and "gpus-per-node" not in ensemble
+    assert not (tmp_path / "2" / "launch.json").exists()
+
+
+def test_ensemble_members_must_score_the_same_videos():
+    a = dict(scores=np.ones((2, 3)), labels=np.array([0, 1]), videos=np.array(["a", "b"]))
+    b = dict(scores=np.ones((2, 3)), labels=np.array([0, 1]), videos=np.array(["b", "a"]))
+    with pytest.raises(ValueError, match="different videos"):
+        average_scores([a, b])
