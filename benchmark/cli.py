@@ -99,6 +99,92 @@ def _status(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from . import report as rp
+    from .job import read_record
+    from .launch import specs_for
+    from .runs import bench_home
+
+    home = bench_home(args.workdir)
+    data_root = args.data_root or __import__("os").environ.get("VIDTR_DATA_ROOT") or str(home / "data")
+    out = Path(args.out) if args.out else None
+    cx_dir = Path(args.complexity)
+    ids = rp.all_table_ids() + ["A.4"] if args.table == "all" else [args.table]
+    try:
+        for tid in ids:
+            if tid == "A.4":
+                _per_class(args, home, data_root, out)
+                continue
+            specs = specs_for(tid, data_root if tid == "smoke" else "")
+            df = rp.table_frame(tid, specs, home, cx_dir)
+            stem = "ablations" if tid in rp.ABLATIONS and args.table == "all" else f"table_{tid.replace('.', '')}"
+            if out is None:
+                sys.stdout.write(rp.render(df, args.format))
+            elif stem == "ablations":
+                path = out / f"ablations.{args.format}"
+                first = tid == rp.ABLATIONS[0]
+                text = ("# Table 4: ablations\n\n" if first and args.format == "md" else "") + rp.render(df, args.format)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, "w" if first else "a") as f:
+                    f.write(text + "\n")
+                if tid == rp.ABLATIONS[-1]:
+                    print(f"wrote {path}")
+            else:
+                print(f"wrote {rp.write_table(df, out, stem, args.format)}")
+            if tid in ("2", "smoke") and out is not None:
+                for p in rp.accuracy_flops_figure(df, out / ("figure3" if tid == "2" else "figure_smoke")):
+                    print(f"wrote {p}")
+    except (KeyError, ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"vidtr-bench report: {e.args[0] if e.args else e}") from None
+    return 0
+
+
+def _per_class(args, home, data_root, out):
+    """Table A.4 from two finished runs (default: Table 2's VidTr-S and I3D50)."""
+    from . import report as rp
+    from .job import read_record
+    from .runs import table_runs
+
+    if args.runs:
+        run_a, run_b = args.runs
+    else:
+        by_row = {s.row: s.run_id for s in table_runs("2", "", rows=["VidTr-S", "I3D50"])}
+        run_a, run_b = by_row["VidTr-S"], by_row["I3D50"]
+    rec_a, rec_b = read_record(home, run_a), read_record(home, run_b)
+    missing = [r for r, rec in ((run_a, rec_a), (run_b, rec_b)) if rec is None]
+    if missing:
+        print(f"Table A.4: run(s) {missing} have no record yet; nothing to compare")
+        return
+    classes = None
+    if args.classes:
+        classes = [ln.strip() for ln in Path(args.classes).read_text().splitlines() if ln.strip()]
+    gains = rp.per_class_gain(rec_a, rec_b, classes, top=args.top)
+    text = (f"## Table A.4: per-class top-1, {rec_a['row']} minus {rec_b['row']}\n\n"
+            + gains.rename(columns={"a": rec_a["row"], "b": rec_b["row"]}).round(1).to_markdown(index=False)
+            + f"\n\nRuns: {run_a} vs {run_b}.\n")
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table_A4.md").write_text(text)
+    print(f"wrote {out / 'table_A4.md'}")
+    for p in rp.per_class_figure(gains, out / "figure_per_class", rec_a["row"], rec_b["row"]):
+        print(f"wrote {p}")
+
+
+def _rollout(args) -> int:
+    from .visualize import rollout_figure
+
+    try:
+        paths = rollout_figure(args.video, args.model, args.out, args.checkpoint, tuple(args.layers),
+                               args.fraction, args.trust_checkpoint)
+    except (KeyError, ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"vidtr-bench rollout: {e.args[0] if e.args else e}") from None
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
 def _run_options(p, data=True):
     p.add_argument("--table", required=True, help="paper table id (2, 4b, A.2, ...) or 'smoke'")
     p.add_argument("--rows", nargs="+", help="only these row labels")
@@ -136,6 +222,28 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="each run of a table: pending, running, done or failed")
     _run_options(st)
     st.set_defaults(func=_status)
+
+    rp = sub.add_parser("report", help="a table's results beside the paper's (Markdown/LaTeX), and figures")
+    rp.add_argument("--table", required=True, help="table id, 'smoke', 'A.4' (per-class analysis) or 'all'")
+    rp.add_argument("--format", choices=["md", "tex"], default="md")
+    rp.add_argument("--out", help="write files here (default: print)")
+    rp.add_argument("--workdir", help="root of run directories (default $VIDTR_BENCH_HOME or ./work)")
+    rp.add_argument("--data-root", help="only for the smoke table's generated data")
+    rp.add_argument("--complexity", default="results/complexity", help="where `complexity` wrote its CSVs")
+    rp.add_argument("--runs", nargs=2, metavar=("RUN_A", "RUN_B"), help="Table A.4: compare these two run ids")
+    rp.add_argument("--classes", help="Table A.4: class names, one per line in label order")
+    rp.add_argument("--top", type=int, default=5, help="Table A.4: classes with the largest gain and loss")
+    rp.set_defaults(func=_report)
+
+    ro = sub.add_parser("rollout", help="attention rollout of a VidTr on a video (PNG grid and GIF)")
+    ro.add_argument("video")
+    ro.add_argument("--model", required=True, help="a VidTr name (separable or joint)")
+    ro.add_argument("--checkpoint", help="an mmengine checkpoint of our runs, or the authors' released weights")
+    ro.add_argument("--trust-checkpoint", action="store_true", help="allow a checkpoint that needs unpickling")
+    ro.add_argument("--out", required=True)
+    ro.add_argument("--layers", type=int, nargs="+", default=[4, 8, 12])
+    ro.add_argument("--fraction", type=float, default=0.3, help="fraction of the mask highlighted")
+    ro.set_defaults(func=_rollout)
     return parser
 
 

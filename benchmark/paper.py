@@ -16,7 +16,7 @@ from typing import Optional
 METRICS = {
     "gflops": "GFLOPs", "latency_ms": "latency (ms)", "top1": "top-1", "top5": "top-5",
     "memory_gb": "memory (GB)", "map": "mAP", "charades_map": "Charades mAP", "ssv2_top1": "SSv2 top-1",
-    "ucf_top1": "UCF top-1", "hmdb_top1": "HMDB top-1",
+    "ucf_top1": "UCF top-1", "hmdb_top1": "HMDB top-1", "mean_class": "mean class acc.",
 }
 
 

@@ -123,7 +123,7 @@ def test_metrics_on_hand_checked_examples():
     m = metrics_from_scores(scores, labels)
     assert m["top1"] == 75.0 and m["top5"] == 100.0
     assert m["mean_class"] == pytest.approx((100 + 50 + 100) / 3)
-    # AP: class 0 positives at ranks 1 and 3 -> (1/1 + 2/3) / 2
+    # AP: class 0 positives at ranks 1 and 3 -> (1/1 + 2/3) / 2; class 1 its positive first -> 1
     targets = np.array([[1, 0], [0, 1], [1, 0], [0, 0]])
     s = np.array([[0.9, 0.1], [0.8, 0.7], [0.3, 0.2], [0.1, 0.05]])
-    assert mean_average_precision(s, targets) == pytest.approx(100 * ((1 + 2 / 3) / 2 + 1 / 2) / 2)
+    assert mean_average_precision(s, targets) == pytest.approx(100 * ((1 + 2 / 3) / 2 + 1) / 2)

@@ -1,0 +1,251 @@
+"""Reports: run records + complexity data -> the paper's tables with our value, the paper's
+value and the difference per metric (Markdown and LaTeX), provenance beside each table,
+Figure 3 and the per-class error analysis. Reports read records and CSVs, never logs."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from .job import RECORD
+from .launch import read_manifest
+from .paper import METRICS, TABLES, get_table
+from .runs import RunSpec, run_dir
+
+# table metric -> (dataset of the run that measures it, record metric); None: from complexity
+RUN_METRICS = {"top1": (None, "top1"), "top5": (None, "top5"), "map": (None, "map"),
+               "charades_map": ("charades", "map"), "ssv2_top1": ("sthv2", "top1"),
+               "ucf_top1": ("ucf101", "top1"), "hmdb_top1": ("hmdb51", "top1")}
+ABLATIONS = ("4a", "4b", "4c", "4d", "4e", "4f")
+
+
+@dataclass
+class Cell:
+    ours: Optional[float] = None
+    paper: Optional[float] = None
+    uncertain: bool = False
+    state: str = ""  # "running", "pending", "failed", ... when there is no value yet
+
+    @property
+    def diff(self) -> Optional[float]:
+        return None if self.ours is None or self.paper is None else self.ours - self.paper
+
+
+def _records(specs: list[RunSpec], home: Path) -> dict:
+    out = {}
+    for s in specs:
+        path = run_dir(home, s) / RECORD
+        if path.exists():
+            out[s.run_id] = json.loads(path.read_text())
+    return out
+
+
+def _complexity(table_id: str, complexity_dir: Optional[Path]) -> pd.DataFrame:
+    path = (complexity_dir or Path()) / f"table_{table_id.replace('.', '')}.csv"
+    return pd.read_csv(path).set_index("row") if complexity_dir and path.exists() else pd.DataFrame()
+
+
+def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir: Optional[Path] = None) -> pd.DataFrame:
+    """One row per paper row: for each metric, ours / paper / difference, plus run provenance."""
+    table = get_table(table_id) if table_id != "smoke" else None
+    records = _records(specs, home)
+    manifest = read_manifest(home, table_id)
+    cx = _complexity(table_id, complexity_dir)
+    main_specs = {}
+    for s in specs:  # the run that scores a row on a dataset (ensembles: the ensemble itself)
+        main_specs.setdefault((s.row, s.dataset), s)
+    rows = table.rows if table else [type("R", (), dict(label=s.row, input="", paper={}, note=""))()
+                                     for s in specs]
+    metrics = table.metrics if table else ("top1", "top5", "mean_class")
+    out = []
+    for row in rows:
+        rec = dict(model=row.label, input=row.input)
+        provenance = []
+        for metric in metrics:
+            ref = row.paper.get(metric)
+            cell = Cell(paper=ref.value if ref else None, uncertain=bool(ref and ref.uncertain))
+            if metric in RUN_METRICS or metric == "mean_class":
+                dataset, key = RUN_METRICS.get(metric, (None, metric))
+                spec = next((s for (label, ds), s in main_specs.items()
+                             if label == row.label and (dataset is None or ds == dataset)), None)
+                if spec is not None:
+                    r = records.get(spec.run_id)
+                    if r is not None:
+                        cell.ours = r["metrics"].get(key)
+                        provenance.append(f"{spec.run_id} (config {r['config_hash']}, code {r['code_version']})")
+                        for i, (mid, mm) in enumerate((r.get("members") or {}).items(), 1):
+                            rec[f"member {i} {METRICS.get(metric, metric)}"] = mm.get(key)
+                    else:
+                        cell.state = manifest.get(spec.run_id, {}).get("state", "")
+            elif not cx.empty and row.label in cx.index:
+                c = cx.loc[row.label]
+                if metric == "gflops":
+                    v = c.get("gflops_paper_convention")
+                    cell.ours = float(v) if pd.notna(v) else (float(c["gflops"]) if pd.notna(c["gflops"]) else None)
+                elif metric == "latency_ms" and pd.notna(c.get("latency_ms")):
+                    cell.ours = float(c["latency_ms"])
+                elif metric == "memory_gb" and pd.notna(c.get("peak_mem_gb_materialised")):
+                    cell.ours = float(c["peak_mem_gb_materialised"])
+            rec[metric] = cell
+        rec["runs"] = "; ".join(dict.fromkeys(provenance))
+        rec["note"] = row.note
+        out.append(rec)
+    df = pd.DataFrame(out)
+    df.attrs.update(table=table_id, metrics=metrics, title=table.title if table else "smoke table")
+    return df
+
+
+def _num(v: Optional[float], digits: int = 1, sign: bool = False) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "-"
+    return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+
+
+def display(df: pd.DataFrame) -> pd.DataFrame:
+    """Cells -> three columns per metric: ours, paper, difference (dash when missing)."""
+    out = pd.DataFrame({"model": df["model"], "input": df["input"]})
+    for metric in df.attrs["metrics"]:
+        name = METRICS.get(metric, metric)
+        cells = df[metric]
+        out[name] = [c.state if c.ours is None and c.state in ("running", "pending", "submitted") else _num(c.ours)
+                     for c in cells]
+        if any(c.paper is not None for c in cells):
+            out[f"{name} (paper)"] = [_num(c.paper) + ("?" if c.uncertain else "") for c in cells]
+            out[f"{name} diff"] = [_num(c.diff, sign=True) for c in cells]
+    for col in [c for c in df.columns if c.startswith("member ")]:
+        out[col] = [_num(v) for v in df[col]]
+    return out
+
+
+def render(df: pd.DataFrame, fmt: str) -> str:
+    shown = display(df)
+    title = f"Table {df.attrs['table']}: {df.attrs['title']}"
+    prov = [f"- {m}: {r}" for m, r in zip(df["model"], df["runs"]) if r]
+    notes = [f"- {m}: {n}" for m, n in zip(df["model"], df["note"]) if n]
+    if fmt == "md":
+        lines = [f"## {title}", "", shown.to_markdown(index=False, disable_numparse=True), "",
+                 "Ours / paper / difference per metric; '-' is a run or value that does not exist yet, "
+                 "'?' a paper cell the OCR leaves uncertain. GFLOPs: the paper's counting convention for "
+                 "VidTr rows, fvcore otherwise (see results/complexity/)."]
+        if notes:
+            lines += ["", "Notes:", ""] + notes
+        lines += ["", "Runs behind the cells:", ""] + (prov or ["- none yet"])
+        return "\n".join(lines) + "\n"
+    if fmt == "tex":
+        body = shown.to_latex(index=False, escape=True, column_format="l" * len(shown.columns))
+        comment = "\n".join(f"% {p[2:]}" for p in prov) or "% runs behind the cells: none yet"
+        return f"% {title}\n% needs \\usepackage{{booktabs}}\n{comment}\n{body}"
+    raise ValueError(f"unknown format {fmt!r}; valid: md, tex")
+
+
+def write_table(df: pd.DataFrame, out_dir: Path, stem: str, fmt: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{stem}.{fmt}"
+    text = render(df, fmt)
+    if path.exists() and path.read_text() != text:
+        print(f"replacing {path} (the previous version is in git history)")
+    path.write_text(text)
+    return path
+
+
+# --- figures -----------------------------------------------------------------------------
+
+def _vidtr_row(label: str) -> bool:
+    return "VidTr" in label or "Vanilla" in label or "vidtr" in label.lower()
+
+
+def accuracy_flops_figure(df: pd.DataFrame, out_stem: Path, accuracy: str = "top1") -> list[Path]:
+    """Figure 3: accuracy vs GFLOPs, latency as marker size; paper values hollow, ours filled;
+    the VidTr family in its own colour. Writes PNG and PDF."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    points = []
+    for _, r in df.iterrows():
+        g, a = r.get("gflops"), r.get(accuracy)
+        lat = r.get("latency_ms")
+        family = "VidTr family" if _vidtr_row(r["model"]) else "other"
+        if g is not None and a is not None and g.paper is not None and a.paper is not None:
+            points.append(dict(model=r["model"], gflops=g.paper, acc=a.paper, source="paper", family=family,
+                               latency=(lat.paper if lat is not None and lat.paper else np.nan)))
+        if g is not None and a is not None and g.ours is not None and a.ours is not None:
+            points.append(dict(model=r["model"], gflops=g.ours, acc=a.ours, source="ours", family=family,
+                               latency=(lat.ours if lat is not None and lat.ours else np.nan)))
+    data = pd.DataFrame(points)
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    palette = {"VidTr family": "tab:red", "other": "tab:blue"}
+    if not data.empty:
+        lat = data["latency"].fillna(data["latency"].median() if data["latency"].notna().any() else 50)
+        for (source, family), part in data.groupby(["source", "family"]):
+            sizes = 20 + 3 * lat[part.index]
+            ax.scatter(part["gflops"], part["acc"], s=sizes, label=f"{family} ({source})",
+                       facecolors=palette[family] if source == "ours" else "none", edgecolors=palette[family],
+                       linewidths=1.5, alpha=0.8)
+            for _, p in part.iterrows():
+                ax.annotate(p["model"], (p["gflops"], p["acc"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        ax.legend(loc="lower right", fontsize=8, title="marker size: latency (ms)", title_fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no rows with both GFLOPs and accuracy yet", ha="center", transform=ax.transAxes)
+    ax.set_xlabel("GFLOPs per view")
+    ax.set_ylabel(METRICS.get(accuracy, accuracy))
+    ax.set_title(f"Table {df.attrs['table']}: accuracy vs GFLOPs vs latency (hollow: paper, filled: ours)")
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
+    for p in paths:
+        fig.savefig(p, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def per_class_gain(record_a: dict, record_b: dict, classes: Optional[list] = None, top: int = 5) -> pd.DataFrame:
+    """Table A.4: per-class top-1 of run A minus run B from their saved scores; the ``top``
+    largest gains and losses."""
+    from .ensemble import load_scores
+    from .metrics import per_class_accuracy
+
+    a, b = load_scores(record_a), load_scores(record_b)
+    if not np.array_equal(a["videos"], b["videos"]) or not np.array_equal(a["labels"], b["labels"]):
+        raise ValueError(f"runs {record_a['run_id']} and {record_b['run_id']} scored different videos")
+    n = a["scores"].shape[1]
+    acc_a = per_class_accuracy(a["scores"], a["labels"], n)
+    acc_b = per_class_accuracy(b["scores"], b["labels"], n)
+    names = classes or [str(i) for i in range(n)]
+    df = pd.DataFrame({"class": names, "a": acc_a, "b": acc_b, "gain": acc_a - acc_b}).dropna()
+    df = df.sort_values("gain", ascending=False, kind="stable")
+    picked = pd.concat([df.head(top), df.tail(top)]).drop_duplicates("class")
+    picked.attrs.update(a=record_a["run_id"], b=record_b["run_id"])
+    return picked
+
+
+def per_class_figure(gains: pd.DataFrame, out_stem: Path, label_a: str, label_b: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(gains) + 1.2))
+    colours = ["tab:green" if g >= 0 else "tab:red" for g in gains["gain"]]
+    ax.barh(gains["class"], gains["gain"], color=colours)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_xlabel(f"top-1 difference, {label_a} minus {label_b} (points)")
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
+    for p in paths:
+        fig.savefig(p, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def all_table_ids() -> list[str]:
+    return list(TABLES)
