@@ -18,9 +18,9 @@ $(STAMP): pyproject.toml
 test: setup
 	$(BIN)/python -m pytest -q
 
-# The main job on its built-in default: every paper table's complexity columns on the CPU.
+# The main job on its built-in default: the mini benchmark on real clips, CPU, minutes.
 demo: setup
-	$(BIN)/vidtr-bench complexity --table all --format md --out results/complexity
+	$(BIN)/vidtr-bench demo --out results/demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -185,6 +185,41 @@ def _rollout(args) -> int:
     return 0
 
 
+def _demo(args) -> int:
+    from .demo import run_demo
+
+    try:
+        run_demo(args.out, args.workdir, args.data_root, args.seed, args.executor, args.cluster, args.epochs,
+                 args.clips, progress=not args.quiet)
+    except (KeyError, ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"vidtr-bench demo: {e.args[0] if e.args else e}") from None
+    return 0
+
+
+def _speed(args) -> int:
+    import torch
+
+    from . import speed as sp
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("vidtr-bench speed: --device cuda asked for, but torch sees no CUDA device")
+    import vidtr
+
+    models = args.models.split(",")
+    bad = [m for m in models if m not in vidtr.list_models()]
+    if bad:
+        raise SystemExit(f"vidtr-bench speed: unknown model(s) {bad}; valid: {', '.join(vidtr.list_models())}")
+    batches = [int(b) for b in args.batch.split(",")]
+    df = sp.speed(models, args.device, args.dtype, batches, args.mode, tuple(args.impls.split(",")), args.compile,
+                  args.iters, args.warmup, args.grad_checkpointing, progress=not args.quiet)
+    overhead = sp.std_topk_overhead(args.device) if args.mode == "infer" else None
+    command = "vidtr-bench speed " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "vidtr-bench speed"
+    sys.stdout.write(sp.summary(df, overhead, command))
+    for p in sp.write(df, overhead, args.out, command):
+        print(f"wrote {p}")
+    return 0
+
+
 def _run_options(p, data=True):
     p.add_argument("--table", required=True, help="paper table id (2, 4b, A.2, ...) or 'smoke'")
     p.add_argument("--rows", nargs="+", help="only these row labels")
@@ -244,6 +279,33 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--layers", type=int, nargs="+", default=[4, 8, 12])
     ro.add_argument("--fraction", type=float, default=0.3, help="fraction of the mask highlighted")
     ro.set_defaults(func=_rollout)
+
+    de = sub.add_parser("demo", help="the built-in mini benchmark: mini Tables 4b/4d on real clips, on the CPU")
+    de.add_argument("--out", default="results/demo")
+    de.add_argument("--workdir", help="root of run directories (default $VIDTR_BENCH_HOME or ./work)")
+    de.add_argument("--data-root", help="where to build the demo clips (default <workdir>/data/demo)")
+    de.add_argument("--executor", choices=["local", "slurm", "debug"], default="local")
+    de.add_argument("--cluster", help="Slurm cluster profile (with --executor slurm)")
+    de.add_argument("--epochs", type=int, help="training epochs per model (default: the demo config's)")
+    de.add_argument("--clips", type=int, default=20, help="windows cut from each source clip")
+    de.add_argument("--seed", type=int, default=0)
+    de.add_argument("--quiet", action="store_true")
+    de.set_defaults(func=_demo)
+
+    sp = sub.add_parser("speed", help="latency, throughput, memory and FLOP/s of each attention implementation")
+    sp.add_argument("--models", default="vidtr_s_8x8,cvidtr_s_8x8,vanilla_tr_8x8")
+    sp.add_argument("--impls", default="released,math,sdpa", help="attention implementations to compare")
+    sp.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    sp.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
+    sp.add_argument("--compile", action="store_true", help="torch.compile each model first")
+    sp.add_argument("--batch", default="1", help="comma-separated batch sizes")
+    sp.add_argument("--mode", choices=["infer", "train"], default="infer")
+    sp.add_argument("--grad-checkpointing", action="store_true", help="recompute layers in backward (train)")
+    sp.add_argument("--iters", type=int, default=5)
+    sp.add_argument("--warmup", type=int, default=2)
+    sp.add_argument("--out", default="results/performance")
+    sp.add_argument("--quiet", action="store_true")
+    sp.set_defaults(func=_speed)
     return parser
 
 

@@ -336,15 +336,17 @@ def _count_frames(path: pathlib.Path) -> tuple[int, tuple[int, int]]:
 # windows and splits
 
 
-def _class_indices(cls: str, start: int, frames: int) -> list[int]:
+def _class_indices(cls: str, start: int, frames: int, stride: int = 1) -> list[int]:
+    """Source frames of one example; ``stride`` source frames between consecutive clip frames
+    (for every class alike: it sets how much motion one clip frame step shows)."""
     if cls == "forward":
-        return list(range(start, start + frames))
+        return list(range(start, start + frames * stride, stride))
     if cls == "backward":
-        return list(range(start + frames - 1, start - 1, -1))
+        return list(range(start + (frames - 1) * stride, start - 1, -stride))
     if cls == "fast":
-        return list(range(start, start + 2 * frames, 2))
+        return list(range(start, start + 2 * frames * stride, 2 * stride))
     if cls == "frozen":
-        return [start + frames // 2] * frames
+        return [start + (frames // 2) * stride] * frames
     raise ValueError(f"unknown class {cls!r}")
 
 
@@ -433,6 +435,7 @@ def build_demo_dataset(
     seed: int = 0,
     sources: Sequence[str | os.PathLike] | None = None,
     verify: bool = True,
+    stride: int = 1,
 ) -> dict:
     """Cut the demo dataset from real clips into ``root``; return where it is.
 
@@ -466,6 +469,7 @@ def build_demo_dataset(
         classes=list(CLASSES),
         size=int(size),
         frames=int(frames),
+        stride=int(stride),
         seed=int(seed),
         clips_per_source_per_class=int(clips_per_source_per_class),
         train_fraction=TRAIN_FRACTION,
@@ -480,7 +484,7 @@ def build_demo_dataset(
         _remove_old_examples(root, old)
 
     # decode every source once, grouped by scene
-    span = 2 * frames
+    span = 2 * frames * stride
     groups: dict[str, list[tuple[pathlib.Path, np.ndarray, dict]]] = {}
     skipped: list[dict] = []
     for p in src_paths:
@@ -530,7 +534,7 @@ def build_demo_dataset(
         vdir.mkdir(parents=True, exist_ok=True)
         for new_id, i in enumerate(order):
             it = items[int(i)]
-            idx = _class_indices(it["cls"], it["start"], frames)
+            idx = _class_indices(it["cls"], it["start"], frames, stride)
             clip = arrays[it["source"]][it["variant"]][idx]
             rel = f"videos/{split}/{new_id:05d}{ext}"
             path = root / rel
@@ -559,6 +563,7 @@ def build_demo_dataset(
         classes=list(CLASSES),
         size=int(size),
         frames=int(frames),
+        stride=int(stride),
         seed=int(seed),
         codec=codec,
         container=ext.lstrip("."),

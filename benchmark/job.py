@@ -18,6 +18,9 @@ import torch
 from .runs import CHECKPOINT_OF, DATA_ROOT, REPO, RunSpec, run_dir
 
 RECORD = "record.json"
+# top-level keys mmengine's Runner.from_cfg reads even when a config file leaves them out
+RUNNER_KEYS = {"load_from", "resume", "custom_hooks", "randomness", "launcher", "env_cfg", "log_processor",
+               "visualizer", "default_scope", "auto_scale_lr", "experiment_name", "cfg"}
 _OWN_CHECKPOINT_GLOBALS = [np._core.multiarray.scalar, getattr]
 SCORES = "scores.npz"
 
@@ -89,8 +92,9 @@ def build_config(spec: RunSpec, home: Path):
     overrides = {k: _resolve(v, spec, home) for k, v in spec.overrides.items()}
     for key in overrides:
         top = key.split(".")[0]
-        if top not in cfg and top not in ("load_from",):
-            raise KeyError(f"run {spec.run_id}: override {key!r} names no top-level key of {spec.config}")
+        if top not in cfg and top not in RUNNER_KEYS:
+            raise KeyError(f"run {spec.run_id}: override {key!r} names no top-level key of {spec.config} "
+                           f"(nor one of mmengine's Runner: {sorted(RUNNER_KEYS)})")
     cfg.merge_from_dict(overrides, allow_list_keys=True)
     wd = run_dir(home, spec)
     cfg.work_dir = str(wd)

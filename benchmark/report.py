@@ -158,7 +158,8 @@ def _vidtr_row(label: str) -> bool:
     return "VidTr" in label or "Vanilla" in label or "vidtr" in label.lower()
 
 
-def accuracy_flops_figure(df: pd.DataFrame, out_stem: Path, accuracy: str = "top1") -> list[Path]:
+def accuracy_flops_figure(df: pd.DataFrame, out_stem: Path, accuracy: str = "top1",
+                          reference: Optional[tuple] = None) -> list[Path]:
     """Figure 3: accuracy vs GFLOPs, latency as marker size; paper values hollow, ours filled;
     the VidTr family in its own colour. Writes PNG and PDF."""
     import matplotlib
@@ -171,7 +172,7 @@ def accuracy_flops_figure(df: pd.DataFrame, out_stem: Path, accuracy: str = "top
     for _, r in df.iterrows():
         g, a = r.get("gflops"), r.get(accuracy)
         lat = r.get("latency_ms")
-        family = "VidTr family" if _vidtr_row(r["model"]) else "other"
+        family = r["family"] if "family" in r else ("VidTr family" if _vidtr_row(r["model"]) else "other")
         if g is not None and a is not None and g.paper is not None and a.paper is not None:
             points.append(dict(model=r["model"], gflops=g.paper, acc=a.paper, source="paper", family=family,
                                latency=(lat.paper if lat is not None and lat.paper else np.nan)))
@@ -181,17 +182,25 @@ def accuracy_flops_figure(df: pd.DataFrame, out_stem: Path, accuracy: str = "top
     data = pd.DataFrame(points)
     sns.set_theme(style="whitegrid")
     fig, ax = plt.subplots(figsize=(8, 5.5))
-    palette = {"VidTr family": "tab:red", "other": "tab:blue"}
+    families = list(dict.fromkeys(data["family"])) if not data.empty else []
+    colours = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
+    palette = {f: ("tab:red" if f == "VidTr family" else colours[(i + 1) % 4]) for i, f in enumerate(families)}
     if not data.empty:
-        lat = data["latency"].fillna(data["latency"].median() if data["latency"].notna().any() else 50)
+        lat = data["latency"].fillna(data["latency"].median() if data["latency"].notna().any() else 1.0)
+        scale = 250.0 / max(float(lat.max()), 1e-9)
         for (source, family), part in data.groupby(["source", "family"]):
-            sizes = 20 + 3 * lat[part.index]
+            sizes = 30 + scale * lat[part.index]
             ax.scatter(part["gflops"], part["acc"], s=sizes, label=f"{family} ({source})",
                        facecolors=palette[family] if source == "ours" else "none", edgecolors=palette[family],
                        linewidths=1.5, alpha=0.8)
             for _, p in part.iterrows():
                 ax.annotate(p["model"], (p["gflops"], p["acc"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
-        ax.legend(loc="lower right", fontsize=8, title="marker size: latency (ms)", title_fontsize=8)
+        if reference is not None:
+            ax.axhline(reference[0], color="grey", ls="--", lw=1)
+            ax.annotate(reference[1], (ax.get_xlim()[0], reference[0]), fontsize=7, color="grey",
+                        xytext=(4, 3), textcoords="offset points")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="marker size: latency",
+                  title_fontsize=8)
     else:
         ax.text(0.5, 0.5, "no rows with both GFLOPs and accuracy yet", ha="center", transform=ax.transAxes)
     ax.set_xlabel("GFLOPs per view")

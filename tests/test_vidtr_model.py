@@ -92,20 +92,22 @@ def test_compact_layers_after_last_pool_are_joint():
 
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("fidelity", ["released", "paper"])
-def test_sdpa_and_materialised_paths_agree(name, fidelity):
+@pytest.mark.parametrize("impl", ["math", "released"])
+def test_attention_implementations_agree(name, fidelity, impl):
+    """Fused SDPA, materialised maps and the released code's structure: same logits, same gradients."""
     kw = tiny(name, fidelity=fidelity, drop_rate=0.0, attn_drop_rate=0.0)
     fused = vidtr.build_backbone(name, attn_impl="sdpa", **kw)
-    math = vidtr.build_backbone(name, attn_impl="math", **kw)
-    math.load_state_dict(fused.state_dict())
+    other = vidtr.build_backbone(name, attn_impl=impl, **kw)
+    other.load_state_dict(fused.state_dict())
     spec = fused.spec
     x = torch.randn(2, 3, spec.num_frames, spec.img_size, spec.img_size)
-    out_f, out_m = fused(x), math(x)
-    torch.testing.assert_close(out_f, out_m, atol=1e-5, rtol=1e-4)
+    out_f, out_o = fused(x), other(x)
+    torch.testing.assert_close(out_f, out_o, atol=1e-5, rtol=1e-4)
     out_f.square().sum().backward()
-    out_m.square().sum().backward()
-    g_f = fused.blocks[0].attn.qkv.weight.grad
-    g_m = math.blocks[0].attn.qkv.weight.grad
-    torch.testing.assert_close(g_f, g_m, atol=1e-5, rtol=1e-4)
+    out_o.square().sum().backward()
+    for p_f, p_o in zip(fused.parameters(), other.parameters()):
+        if p_f.grad is not None:
+            torch.testing.assert_close(p_f.grad, p_o.grad, atol=1e-4, rtol=1e-3)  # fp32 sums in another order
 
 
 def test_rollout_maps_are_recorded_on_the_math_path():

@@ -11,7 +11,8 @@ One attention module covers the family; its options select the variant:
   ``shared/paper/official-code-notes.md``); ``paper`` follows the paper's equations.
   Each difference is listed on :class:`VidTrSpec`.
 * ``attn_impl``: ``sdpa`` (fused ``scaled_dot_product_attention`` wherever no attention
-  map is needed) or ``math`` (maps materialised; used for rollout). Same outputs.
+  map is needed), ``math`` (maps materialised; used for rollout) or ``released`` (the
+  released code's structure: contiguous copies and ``bmm``; the speed baseline). Same outputs.
 
 Token layouts (rows are time, columns are space):
 
@@ -27,8 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+import math
+
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from mmengine.model import BaseModule
 from timm.layers import Mlp, trunc_normal_
 from torch import Tensor, nn
@@ -38,7 +42,7 @@ from mmaction.registry import MODELS
 TEMPORAL_MODES = ("joint", "temporal_spatial", "spatial_temporal", "spatial_only")
 POOLINGS = (None, "std_topk", "avg", "conv1d")
 FIDELITIES = ("released", "paper")
-ATTN_IMPLS = ("sdpa", "math")
+ATTN_IMPLS = ("sdpa", "math", "released")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class VidTrSpec:
     pos_every_layer: bool = False
     temporal_pos_embed: bool = True  # spatial_only: False shares one embedding across frames
     in_channels: int = 3
+    grad_checkpointing: bool = False  # recompute each layer in backward: memory for long clips
 
     def __post_init__(self):
         def check(name, value, allowed):
@@ -163,6 +168,14 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, drop: float, impl: str, need_map: b
     """Softmax attention over the last-but-one axis; returns (output, map or None)."""
     if impl == "sdpa" and not need_map:
         return F.scaled_dot_product_attention(q, k, v, dropout_p=drop), None
+    if impl == "released":
+        # The released code's computation structure, kept as a speed baseline: every
+        # operand copied to a contiguous (batch, L, E) tensor, then bmm / softmax / bmm.
+        lead, (L, E), S = q.shape[:-2], q.shape[-2:], k.shape[-2]
+        q3, k3, v3 = (t.contiguous().view(-1, t.shape[-2], t.shape[-1]) for t in (q, k, v))
+        attn = torch.bmm(q3, k3.permute(0, 2, 1).contiguous()) / math.sqrt(E)
+        attn = F.dropout(attn.softmax(dim=-1), drop, training=drop > 0)
+        return torch.bmm(attn, v3).view(*lead, L, v.shape[-1]), attn.view(*lead, L, S)
     attn = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
     attn = attn.softmax(dim=-1)
     return F.dropout(attn, drop, training=drop > 0) @ v, attn
@@ -429,7 +442,10 @@ class VidTr(BaseModule):
             cls = cls + pos[0] if cls is not None else None
         for i, blk in enumerate(self.blocks):
             use_pos = self.spec.fidelity == "released" and (i == 0 or self.spec.pos_every_layer)
-            x, cls = blk(x, cls, pos if use_pos else None)
+            if self.spec.grad_checkpointing and self.training and torch.is_grad_enabled():
+                x, cls = torch.utils.checkpoint.checkpoint(blk, x, cls, pos if use_pos else None, use_reentrant=False)
+            else:
+                x, cls = blk(x, cls, pos if use_pos else None)
         if layout == "single":
             return self.norm(cls)[:, 0]
         x = self.norm(x)
