@@ -121,8 +121,9 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
 
 
 def _squeue_states() -> dict:
+    """Job id -> state; -r lists each array task on its own line (a pending array is one line otherwise)."""
     try:
-        out = subprocess.run(["squeue", "-h", "-o", "%i %T"], capture_output=True, text=True, timeout=20).stdout
+        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True, timeout=20).stdout
     except (OSError, subprocess.SubprocessError):
         return {}
     return dict(line.split(maxsplit=1) for line in out.splitlines() if line.strip())

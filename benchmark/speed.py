@@ -73,11 +73,12 @@ def speed(models: list[str], device: str = "cpu", dtype: str = "fp32", batches=(
         kw = dict(overrides or {}, attn_impl=impl, drop_rate=0.0, attn_drop_rate=0.0,
                   grad_checkpointing=grad_checkpointing)
         model = vidtr.build_backbone(name, **kw)
-        if name not in refs:  # one set of weights per model, shared by every implementation
-            refs[name] = dict(state=model.state_dict(), gmacs=cx.count_flops(model.eval(), _clip(model, 1)).gflops)
+        if name not in refs:  # one set of weights and one check clip per model, shared by every implementation
+            refs[name] = dict(state=model.state_dict(), clip=_clip(model, 1),
+                              gmacs=cx.count_flops(model.eval(), _clip(model, 1)).gflops)
         model.load_state_dict(refs[name]["state"])
         model = model.to(dev).eval()
-        check = _clip(model, 1).to(dev)
+        check = refs[name]["clip"].to(dev)
         with torch.no_grad():  # fp32 agreement with the released structure, before any timing
             out = model(check).float().cpu()
         refs[name].setdefault("out", out)
