@@ -167,8 +167,9 @@ class VidTrSpec:
 def _attend(q: Tensor, k: Tensor, v: Tensor, drop: float, impl: str, need_map: bool = False):
     """Softmax attention over the last-but-one axis; returns (output, map or None)."""
     if impl == "sdpa" and not need_map:
-        if q.dim() > 4 and torch.compiler.is_compiling():
-            # inductor (torch 2.14) mis-lowers SDPA on 5-D strided inputs: give it 4-D ones
+        if q.dim() > 4:
+            # 4-D inputs for SDPA: its fused CPU/GPU kernels take (B, H, L, E), and inductor
+            # (torch 2.14) mis-lowers it on 5-D strided inputs
             lead = q.shape[:-2]
             q, k, v = (t.reshape(-1, *t.shape[-3:]) for t in (q, k, v))
             return F.scaled_dot_product_attention(q, k, v, dropout_p=drop).view(*lead, -1, v.shape[-1]), None
