@@ -154,6 +154,18 @@ def write_table(df: pd.DataFrame, out_dir: Path, stem: str, fmt: str) -> Path:
 
 # --- figures -----------------------------------------------------------------------------
 
+def _save(fig, out_stem: Path) -> list[Path]:
+    """PNG (for reading) and PDF (for papers) of one figure."""
+    import matplotlib.pyplot as plt
+
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
+    for p in paths:
+        fig.savefig(p, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
 def _vidtr_row(label: str) -> bool:
     return "VidTr" in label or "Vanilla" in label or "vidtr" in label.lower()
 
@@ -206,12 +218,7 @@ def accuracy_flops_figure(df: pd.DataFrame, out_stem: Path, accuracy: str = "top
     ax.set_xlabel("GFLOPs per view")
     ax.set_ylabel(METRICS.get(accuracy, accuracy))
     ax.set_title(f"Table {df.attrs['table']}: accuracy vs GFLOPs vs latency (hollow: paper, filled: ours)")
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return paths
+    return _save(fig, out_stem)
 
 
 def per_class_gain(record_a: dict, record_b: dict, classes: Optional[list] = None, top: int = 5) -> pd.DataFrame:
@@ -248,12 +255,7 @@ def per_class_figure(gains: pd.DataFrame, out_stem: Path, label_a: str, label_b:
     ax.invert_yaxis()
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(f"top-1 difference, {label_a} minus {label_b} (points)")
-    out_stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out_stem.with_suffix(".png"), out_stem.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return paths
+    return _save(fig, out_stem)
 
 
 def all_table_ids() -> list[str]:

@@ -1,8 +1,7 @@
 # The built-in mini benchmark (benchmark/demo.py): small VidTr variants (4 layers, width 96,
 # 8x32x32 clips, 8x8 patches) trained from scratch on real clips whose classes need temporal
 # order (forward / backward / fast / frozen). Data paths and the variant are set per run.
-_base_ = '../../vidtr/configs/_base_/vidtr_runtime.py'
-custom_imports = dict(imports=['vidtr', 'benchmark.datasets'], allow_failed_imports=False)
+_base_ = './_base_/small_runs.py'
 
 model = dict(
     backbone=dict(arch='vidtr_s_8x8', embed_dims=96, num_heads=4, depth=4, img_size=32, patch_size=8,
@@ -17,16 +16,8 @@ train_pipeline = [dict(type='DecordInit'), dict(type='SampleFrames', clip_len=8,
 test_pipeline = [dict(type='DecordInit'),
                  dict(type='SampleFrames', clip_len=8, frame_interval=1, num_clips=1, test_mode=True),
                  dict(type='DecordDecode')] + _tail
-train_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='CheckedVideoDataset', ann_file='', data_prefix=dict(video=''), pipeline=train_pipeline))
-test_dataloader = dict(
-    batch_size=16, num_workers=0, persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='CheckedVideoDataset', ann_file='', data_prefix=dict(video=''), pipeline=test_pipeline,
-                 test_mode=True))
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
+train_dataloader = dict(batch_size=16, dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(batch_size=16, dataset=dict(pipeline=test_pipeline))
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=30, val_begin=1000, val_interval=1000)
 # from scratch on a few hundred clips: AdamW, one warm-up epoch, a constant rate (the models
 # start to use temporal order only after ~10 epochs here), x0.2 for the last 5 epochs
@@ -35,4 +26,3 @@ optim_wrapper = dict(_delete_=True, optimizer=dict(type='AdamW', lr=5e-4, weight
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
                    dict(type='MultiStepLR', by_epoch=True, begin=1, end=30, milestones=[25], gamma=0.2)]
 default_hooks = dict(checkpoint=dict(interval=5, save_best=None, max_keep_ckpts=1), logger=dict(interval=10))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))

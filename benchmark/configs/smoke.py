@@ -1,7 +1,6 @@
 # The smoke table's tiny VidTr: 2 layers of width 32 on 8x32x32 clips of generated videos.
 # Data paths are set per run (benchmark/smoke.py); everything else follows the real configs.
-_base_ = '../../vidtr/configs/_base_/vidtr_runtime.py'
-custom_imports = dict(imports=['vidtr', 'benchmark.datasets', 'benchmark.smoke'], allow_failed_imports=False)
+_base_ = './_base_/small_runs.py'
 
 model = dict(
     backbone=dict(arch='vidtr_s_8x8', embed_dims=32, num_heads=2, depth=2, img_size=32, num_frames=8,
@@ -16,18 +15,9 @@ train_pipeline = [dict(type='DecordInit'), dict(type='SampleFrames', clip_len=8,
 test_pipeline = [dict(type='DecordInit'),
                  dict(type='SampleFrames', clip_len=8, frame_interval=1, num_clips=2, test_mode=True),
                  dict(type='DecordDecode')] + _tail
-train_dataloader = dict(
-    batch_size=4, num_workers=0, persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='CheckedVideoDataset', ann_file='', data_prefix=dict(video=''), pipeline=train_pipeline))
-test_dataloader = dict(
-    batch_size=2, num_workers=0, persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='CheckedVideoDataset', ann_file='', data_prefix=dict(video=''), pipeline=test_pipeline,
-                 test_mode=True))
-val_dataloader = None
-val_cfg = None
-val_evaluator = None
+train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
+test_dataloader = dict(batch_size=2, dataset=dict(pipeline=test_pipeline))
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_begin=1000, val_interval=1000)
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-5))
 param_scheduler = []
 default_hooks = dict(checkpoint=dict(interval=1, save_best=None, max_keep_ckpts=2), logger=dict(interval=1))
-env_cfg = dict(dist_cfg=dict(backend='gloo'))
