@@ -101,7 +101,6 @@ def _status(args) -> int:
 
 def _report(args) -> int:
     from . import report as rp
-    from .job import read_record
     from .launch import specs_for
     from .runs import bench_home
 

@@ -5,7 +5,6 @@ whose classes need temporal order (:mod:`benchmark.demo_data`), launched, record
 reported through the same code as the paper's tables. CPU, no download, minutes."""
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path

@@ -13,7 +13,7 @@ from typing import Optional
 from slurm import launcher as sl
 
 from .job import RECORD, atomic_write, execute
-from .runs import RunSpec, bench_home, run_dir, table_runs
+from .runs import RunSpec, run_dir, table_runs
 
 MANIFEST = "launch.json"
 

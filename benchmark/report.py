@@ -77,7 +77,7 @@ def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir:
                     if r is not None:
                         cell.ours = r["metrics"].get(key)
                         provenance.append(f"{spec.run_id} (config {r['config_hash']}, code {r['code_version']})")
-                        for i, (mid, mm) in enumerate((r.get("members") or {}).items(), 1):
+                        for i, mm in enumerate((r.get("members") or {}).values(), 1):
                             rec[f"member {i} {METRICS.get(metric, metric)}"] = mm.get(key)
                     else:
                         cell.state = manifest.get(spec.run_id, {}).get("state", "")

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .datasets import DATASET_INFO, get_dataset
+from .datasets import get_dataset
 from .paper import Row, Table
 
 HOME_ENV = "VIDTR_BENCH_HOME"

@@ -1,5 +1,4 @@
 """Reports from records made by the real run code: tables, provenance, LaTeX, figures, A.4."""
-import json
 import shutil
 import subprocess
 
