@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -120,6 +121,17 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
     return results
 
 
+def _alive(pid) -> bool:
+    """Whether a local run's process (submitit's local job id is its pid) still exists."""
+    try:
+        os.kill(int(pid), 0)
+        return True
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+
+
 def _squeue_states() -> dict:
     """Job id -> state; -r lists each array task on its own line (a pending array is one line otherwise)."""
     try:
@@ -168,6 +180,10 @@ def status(table: str, specs: list[RunSpec], home: Path) -> list[dict]:
                 row.update(state="failed", error=_last_error(entry.get("stderr")) or "job left the queue without a record")
         elif entry:
             row["state"] = entry.get("state", "unknown")
-            row["error"] = entry.get("error", "") or (_last_error(entry.get("stderr")) if row["state"] == "failed" else "")
+            if row["state"] == "running" and entry.get("executor") == "local" and not _alive(entry.get("job_id")):
+                row["state"] = "failed"  # its process is gone and it left no record: the launcher died
+                row["error"] = _last_error(entry.get("stderr")) or "process ended without a record (interrupted?)"
+            row["error"] = row["error"] or entry.get("error", "") or (
+                _last_error(entry.get("stderr")) if row["state"] == "failed" else "")
         rows.append(row)
     return rows

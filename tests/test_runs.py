@@ -148,3 +148,13 @@ def test_ensemble_members_must_score_the_same_videos():
     b = dict(scores=np.ones((2, 3)), labels=np.array([0, 1]), videos=np.array(["b", "a"]))
     with pytest.raises(ValueError, match="different videos"):
         average_scores([a, b])
+
+
+def test_a_local_run_whose_process_died_shows_as_failed(tmp_path):
+    from benchmark.launch import _update_manifest, status
+
+    spec = specs_for("smoke", str(tmp_path / "data"))[0]
+    _update_manifest(tmp_path, "smoke", spec.run_id, executor="local", state="running", job_id="999999999",
+                     stderr=str(tmp_path / "none.err"))
+    row = status("smoke", [spec], tmp_path)[0]
+    assert row["state"] == "failed" and "without a record" in row["error"]
