@@ -92,6 +92,8 @@ class CheckedVideoDataset(VideoDataset):
         super().__init__(*args, **kwargs)
 
     def _report_bad(self, path: str, why: str, check: bool = True):
+        if any(p == path for p, _ in self.bad):  # counted once, however many epochs meet it
+            return
         self.bad.append((path, why))
         print_log(f"bad video {path}: {why}", logger="current", level=logging.WARNING)
         if self.bad_videos_file:
@@ -205,7 +207,7 @@ def charades_list(csv_path, classes_txt, out_path) -> list[str]:
             classes.append(m.group(2))
     lines = []
     for n, r in _rows(Path(csv_path), ("id", "actions")):
-        acts = [a.split()[0] for a in r["actions"].split(";") if a.strip()]
+        acts = [a.split()[0] for a in (r["actions"] or "").split(";") if a.strip()]
         unknown = [a for a in acts if a not in codes]
         if unknown:
             raise AnnotationError(f"{csv_path}:{n}: unknown action code(s) {unknown}")
@@ -253,7 +255,7 @@ def hmdb51_list(splits_dir, out_path, split: int = 1, subset: str = "train") -> 
             parts = line.split()
             if not parts:
                 continue
-            if len(parts) != 2 or parts[1] not in "012":
+            if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
                 raise AnnotationError(f"{f}:{n}: expected 'video.avi 0|1|2', got {line!r}")
             if parts[1] == want:
                 lines.append(f"{classes[i]}/{parts[0]} {i}")

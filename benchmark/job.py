@@ -121,7 +121,10 @@ def _save_scores(wd: Path, dataset, multi_class: bool) -> dict:
     if multi_class:
         targets = np.zeros_like(scores, dtype=np.int8)
         for i, lab in enumerate(labels):
-            targets[i, lab.astype(int)] = 1
+            if lab.size == scores.shape[1] and set(np.unique(lab)) <= {0, 1}:
+                targets[i] = lab > 0.5  # mmaction2 keeps multi-label targets one-hot
+            else:
+                targets[i, lab.astype(int)] = 1
         labels_arr = targets
     else:
         labels_arr = np.array([int(lab[0]) for lab in labels])
@@ -139,10 +142,11 @@ def execute(spec: RunSpec, home: Path) -> dict:
     existing = wd / RECORD
     if existing.exists():
         return json.loads(existing.read_text())
-    atomic_write(wd / "run_spec.json", json.dumps(spec.to_dict(), indent=1, default=str))
-    with open(wd / "attempts.log", "a") as f:
-        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} start pid {os.getpid()} "
-                f"job {os.environ.get('SLURM_JOB_ID', 'local')}\n")
+    if int(os.environ.get("SLURM_PROCID", "0")) == 0:  # one line per attempt, not per task
+        atomic_write(wd / "run_spec.json", json.dumps(spec.to_dict(), indent=1, default=str))
+        with open(wd / "attempts.log", "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} start pid {os.getpid()} "
+                    f"job {os.environ.get('SLURM_JOB_ID', 'local')}\n")
     if spec.members:
         from .ensemble import ensemble_record
 
@@ -154,7 +158,10 @@ def execute(spec: RunSpec, home: Path) -> dict:
     cfg = build_config(spec, home)
     last = wd / "last_checkpoint"
     resumed_from = last.read_text().strip() if last.exists() else None
-    cfg.resume = resumed_from is not None  # mmengine then loads work_dir's last checkpoint
+    if resumed_from is not None:
+        # mmengine resumes from load_from when it is set: point it at this run's own last
+        # checkpoint, not at the Kinetics-400 checkpoint a fine-tuning run started from
+        cfg.resume, cfg.load_from = True, resumed_from
     ntasks = int(os.environ.get("SLURM_NTASKS", "1"))
     cfg.launcher = "slurm" if ntasks > 1 else "none"  # one task per GPU: mmengine's Slurm launcher
     test_eval = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]

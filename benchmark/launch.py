@@ -69,22 +69,31 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
         raise ValueError(f"--executor slurm needs --cluster PROFILE; profiles: {', '.join(sl.list_profiles())}")
     profile = sl.load_profile(cluster) if executor == "slurm" else None
     done = {s.run_id for s in specs if (run_dir(home, s) / RECORD).exists()}
-    if force and not dry_run:  # rerun from scratch; the previous attempt moves aside, nothing is deleted
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        for s in specs:
+    # a run already queued or running (from this table or another that shares it) is not
+    # submitted again, and --force will not pull its directory from under it
+    in_flight = {r["run_id"]: r["state"] for r in status(table, specs, home, all_tables=True)
+                 if r["state"] in ("pending", "running", "submitted")}
+    if force and in_flight:
+        raise ValueError(f"--force: run(s) {sorted(in_flight)} are still {sorted(set(in_flight.values()))}; "
+                         "cancel them first (scancel) or wait")
+    if force:  # rerun from scratch; the previous attempt moves aside, nothing is deleted
+        stamp = time.strftime("%Y%m%d-%H%M%S-") + f"{time.time_ns() % 10**9:09d}"
+        for s in specs if not dry_run else []:
             wd = run_dir(home, s)
             old = [p for p in wd.iterdir() if not p.name.startswith("previous-")] if wd.exists() else []
             if old:
                 keep = wd / f"previous-{stamp}"
-                keep.mkdir()
+                keep.mkdir(exist_ok=True)
                 for p in old:
                     shutil.move(str(p), str(keep / p.name))
         done = set()
     out(_table_line(["run", "row", "model", "dataset", "state"]))
     for s in specs:
-        state = "done (skipped)" if s.run_id in done else ("would launch" if dry_run else "launching")
+        state = ("done (skipped)" if s.run_id in done else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
+                 else "would launch" if dry_run else "launching")
         out(_table_line([s.run_id, s.row[:26], (s.model or "ensemble")[:22], s.dataset, state]))
-    todo = [s for s in specs if s.run_id not in done]
+    todo = [s for s in specs if s.run_id not in done and s.run_id not in in_flight]
+    done |= set(in_flight)  # dependents of an in-flight run wait for it like for a finished one
     if not todo:
         out(f"table {table}: every run has a record; nothing to launch (--force reruns)")
         return {}
@@ -107,7 +116,7 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
         return {k: j.job_id for k, j in jobs.items()}
 
     def on_state(task, state, info):
-        entry = dict(executor=executor, state=state)
+        entry = dict(executor=executor, state=state, launcher_pid=os.getpid())
         if state == "running" and hasattr(info, "job_id"):
             entry.update(job_id=str(info.job_id), stdout=str(info.paths.stdout), stderr=str(info.paths.stderr))
         if state in ("failed", "skipped"):
@@ -132,13 +141,15 @@ def _alive(pid) -> bool:
         return True
 
 
-def _squeue_states() -> dict:
-    """Job id -> state; -r lists each array task on its own line (a pending array is one line otherwise)."""
+def _squeue_states() -> Optional[dict]:
+    """Job id -> state (-r: one line per array task); None when squeue cannot be asked."""
     try:
-        out = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True, timeout=20).stdout
+        run = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
-        return {}
-    return dict(line.split(maxsplit=1) for line in out.splitlines() if line.strip())
+        return None
+    if run.returncode != 0:
+        return None
+    return dict(line.split(maxsplit=1) for line in run.stdout.splitlines() if line.strip())
 
 
 _ERROR_LINE = re.compile(r"^\s*([\w.]+(Error|Exception|Interrupt)|[\w.]*Error\b)[^/]*:")
@@ -157,9 +168,14 @@ def _last_error(path: Optional[str]) -> str:
     return error_line(Path(path).read_text(errors="replace"))
 
 
-def status(table: str, specs: list[RunSpec], home: Path) -> list[dict]:
-    """Each run: done / running / pending / failed (with log and last error line) / not launched."""
+def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = False) -> list[dict]:
+    """Each run: done / running / pending / failed (with log and last error line) / not launched
+    / unknown (squeue cannot be asked). ``all_tables``: look for the run in every table's manifest."""
     manifest = read_manifest(home, table)
+    if all_tables:  # runs are shared between tables: any table may have launched it
+        for other in sorted(home.glob(f"*/{MANIFEST}")):
+            for run_id, entry in json.loads(other.read_text()).items():
+                manifest.setdefault(run_id, entry)
     queue = _squeue_states() if any(e.get("executor") == "slurm" for e in manifest.values()) else {}
     rows = []
     for s in specs:
@@ -170,6 +186,8 @@ def status(table: str, specs: list[RunSpec], home: Path) -> list[dict]:
         if rec_path.exists():
             rec = json.loads(rec_path.read_text())
             row.update(state="done", metrics=" ".join(f"{k}={v:.1f}" for k, v in rec["metrics"].items()))
+        elif entry.get("executor") == "slurm" and queue is None:
+            row.update(state="unknown", error="squeue did not answer (is SLURM_CONF set and the controller up?)")
         elif entry.get("executor") == "slurm":
             q = queue.get(str(entry.get("job_id")), "")
             if q in ("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"):
@@ -180,7 +198,8 @@ def status(table: str, specs: list[RunSpec], home: Path) -> list[dict]:
                 row.update(state="failed", error=_last_error(entry.get("stderr")) or "job left the queue without a record")
         elif entry:
             row["state"] = entry.get("state", "unknown")
-            if row["state"] == "running" and entry.get("executor") == "local" and not _alive(entry.get("job_id")):
+            pid = entry.get("job_id") if entry.get("executor") == "local" else entry.get("launcher_pid")
+            if row["state"] == "running" and not _alive(pid):
                 row["state"] = "failed"  # its process is gone and it left no record: the launcher died
                 row["error"] = _last_error(entry.get("stderr")) or "process ended without a record (interrupted?)"
             row["error"] = row["error"] or entry.get("error", "") or (

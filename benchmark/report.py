@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .job import RECORD
-from .launch import read_manifest
+from .launch import status
 from .paper import METRICS, TABLES, get_table
 from .runs import RunSpec, run_dir
 
@@ -53,7 +53,7 @@ def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir:
     """One row per paper row: for each metric, ours / paper / difference, plus run provenance."""
     table = get_table(table_id) if table_id != "smoke" else None
     records = _records(specs, home)
-    manifest = read_manifest(home, table_id)
+    states = {r["run_id"]: r["state"] for r in status(table_id, specs, home, all_tables=True)}
     cx = _complexity(table_id, complexity_dir)
     main_specs = {}
     for s in specs:  # the run that scores a row on a dataset (ensembles: the ensemble itself)
@@ -80,7 +80,7 @@ def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir:
                         for i, mm in enumerate((r.get("members") or {}).values(), 1):
                             rec[f"member {i} {METRICS.get(metric, metric)}"] = mm.get(key)
                     else:
-                        cell.state = manifest.get(spec.run_id, {}).get("state", "")
+                        cell.state = states.get(spec.run_id, "")
             elif not cx.empty and row.label in cx.index:
                 c = cx.loc[row.label]
                 if metric == "gflops":

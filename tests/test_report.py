@@ -1,4 +1,5 @@
 """Reports from records made by the real run code: tables, provenance, LaTeX, figures, A.4."""
+import os
 import shutil
 import subprocess
 
@@ -34,7 +35,7 @@ def test_report_shows_the_recorded_metrics_and_their_provenance(smoke_home, tmp_
 
 def test_missing_runs_are_dashes_and_running_runs_say_so(tmp_path):
     specs = specs_for("4b", "")
-    _update_manifest(tmp_path, "4b", specs[1].run_id, executor="slurm", state="running")
+    _update_manifest(tmp_path, "4b", specs[1].run_id, executor="local", state="running", job_id=str(os.getpid()))
     df = rp.table_frame("4b", specs, tmp_path, complexity_dir=None)
     shown = rp.display(df)
     assert list(shown["top-1"]) == ["-", "running", "-", "-"]

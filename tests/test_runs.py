@@ -158,3 +158,61 @@ def test_a_local_run_whose_process_died_shows_as_failed(tmp_path):
                      stderr=str(tmp_path / "none.err"))
     row = status("smoke", [spec], tmp_path)[0]
     assert row["state"] == "failed" and "without a record" in row["error"]
+
+
+def test_a_run_in_flight_is_not_submitted_again_and_force_waits_for_it(tmp_path, capsys):
+    import os
+
+    from benchmark.launch import _update_manifest
+
+    spec = specs_for("smoke", str(tmp_path / "data"), rows=["tiny VidTr"])[0]
+    _update_manifest(tmp_path, "other-table", spec.run_id, executor="local", state="running", job_id=str(os.getpid()))
+    assert main(["launch", "--table", "smoke", "--rows", "tiny VidTr", "--workdir", str(tmp_path), "--quiet"]) == 0
+    assert "running (skipped)" in capsys.readouterr().out
+    assert not (tmp_path / "runs" / spec.run_id / "record.json").exists()
+    with pytest.raises(SystemExit, match="--force: run.* still \\['running'\\]; cancel them first"):
+        main(["launch", "--table", "smoke", "--rows", "tiny VidTr", "--workdir", str(tmp_path), "--force"])
+
+
+def test_a_resumed_fine_tuning_run_resumes_its_own_checkpoint(tmp_path, monkeypatch):
+    """mmengine resumes from load_from when set: a requeued fine-tune must not restart from K400."""
+    import mmengine.runner
+    from benchmark import job
+
+    k400, k700 = table_runs("5", str(tmp_path), rows=["VidTr-S"])
+    (tmp_path / "runs" / k400.run_id).mkdir(parents=True)
+    (tmp_path / "runs" / k400.run_id / "record.json").write_text(json.dumps({"checkpoint": "/k400/epoch_50.pth"}))
+    wd = tmp_path / "runs" / k700.run_id
+    wd.mkdir(parents=True)
+    (wd / "last_checkpoint").write_text(str(wd / "epoch_7.pth"))
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_from_cfg(cfg):
+        seen.update(resume=cfg.resume, load_from=cfg.load_from)
+        raise Stop
+
+    monkeypatch.setattr(mmengine.runner.Runner, "from_cfg", staticmethod(fake_from_cfg))
+    with pytest.raises(Stop):
+        job.execute(k700, tmp_path)
+    assert seen == {"resume": True, "load_from": str(wd / "epoch_7.pth")}
+    (wd / "last_checkpoint").unlink()  # first attempt: starts from the Kinetics-400 checkpoint
+    with pytest.raises(Stop):
+        job.execute(k700, tmp_path)
+    assert seen["load_from"] == "/k400/epoch_50.pth"
+
+
+def test_multi_label_scores_keep_one_hot_targets(tmp_path):
+    import pickle
+
+    from benchmark import job
+
+    target = np.zeros(6)
+    target[[3, 5]] = 1
+    preds = [{"pred_score": np.full(6, 0.1), "gt_label": target}]
+    (tmp_path / "predictions.pkl").write_bytes(pickle.dumps(preds))
+    ds = type("D", (), {"data_list": [{"filename": "a.mp4"}]})()
+    out = job._save_scores(tmp_path, ds, multi_class=True)
+    assert out["labels"].tolist() == [[0, 0, 0, 1, 0, 1]]

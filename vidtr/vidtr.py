@@ -144,8 +144,10 @@ class VidTrSpec:
         if not layers or len(layers) != len(keeps):
             raise ValueError(f"VidTr: pool_layers {list(layers)} and pool_keep {list(keeps)} must be non-empty "
                              "and of equal length")
-        if list(layers) != sorted(set(layers)) or layers[0] < 0 or layers[-1] >= self.depth:
-            raise ValueError(f"VidTr: pool_layers {list(layers)} must be increasing layer indices in [0, {self.depth})")
+        if list(layers) != sorted(set(layers)) or layers[0] < 0 or layers[-1] >= self.depth - 1:
+            # the class token only attends in the joint layers after the last pooling layer
+            raise ValueError(f"VidTr: pool_layers {list(layers)} must be increasing layer indices in "
+                             f"[0, {self.depth - 1}): at least one joint layer must follow the last pooling layer")
         lengths, t = [], self.tokens_t
         schedule = dict(zip(layers, keeps))
         for i in range(self.depth):

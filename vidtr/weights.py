@@ -43,7 +43,10 @@ def read_checkpoint(path, trust: bool = False) -> StateDict:
                 f"{path}: loading it needs arbitrary unpickling (it stores a {needs.group(1)}), which can run "
                 "code. Pass trust=True (--trust-checkpoint) only for a file you trust, or re-save it as a "
                 "plain state dict / .safetensors.") from None
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:  # e.g. a class its pickle names is not importable here
+            raise CheckpointError(f"{path}: cannot be loaded even when trusted ({type(e).__name__}: {e})") from None
     except Exception as e:  # truncated or not a torch file at all
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
     for key in ("state_dict", "model", "module", "model_state"):  # common containers
