@@ -97,8 +97,9 @@ def sbatch_preview(task: Task, profile: dict, folder: Path, dependency: Optional
               gpus_per_node=gpus or None, mem=f"{profile['mem_gb']}GB", signal_delay_s=int(profile.get("signal_delay_s", 120)),
               account=profile.get("account"), constraint=profile.get("constraint"), qos=profile.get("qos"),
               dependency=dependency)
+    extra = {"kill-on-invalid-dep": "yes"} if dependency else None
     text = _make_sbatch_string(command=f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {folder}",
-                               folder=folder, **kw)
+                               folder=folder, additional_parameters=extra, **kw)
     return "\n".join(line for line in text.splitlines() if line.startswith("#SBATCH"))
 
 
@@ -136,7 +137,10 @@ def submit_slurm(tasks: list[Task], folder: Path, profile: dict, done: set) -> d
                 continue
             waits = ":".join(jobs[d].job_id for d in t.depends_on if d in jobs)
             ex = _executor("slurm", folder, light_profile(profile) if t.light else profile, t.name)
-            ex.update_parameters(slurm_additional_parameters={"dependency": f"afterok:{waits}"})
+            # kill-on-invalid-dep: if a run it waits for fails, Slurm drops this job instead of
+            # leaving it pending forever
+            ex.update_parameters(slurm_additional_parameters={"dependency": f"afterok:{waits}",
+                                                              "kill-on-invalid-dep": "yes"})
             jobs[t.id] = ex.submit(Requeueable(), t.fn, *t.args)
         pending = [t for t in pending if t.id not in jobs]
     return jobs

@@ -140,6 +140,7 @@ def test_dry_run_prints_sbatch_parameters_and_submits_nothing(tmp_path, capsys):
     assert "#SBATCH --ntasks-per-node=8" in out and "#SBATCH --account=my_account" in out
     ensemble = out.split("# ensemble-")[1]  # the ensemble waits for its members, on one CPU
     assert "#SBATCH --dependency='afterok:" in ensemble and "gpus-per-node" not in ensemble
+    assert "#SBATCH --kill-on-invalid-dep=yes" in ensemble
     assert not (tmp_path / "2" / "launch.json").exists()
 
 
