@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -46,24 +47,28 @@ def _complexity(args) -> int:
     return 0
 
 
+def _data_root(args, home: Path, default: str = "", must_exist: bool = False) -> str:
+    """``--data-root``, else ``$VIDTR_DATA_ROOT``, else ``default``; checked when it must exist."""
+    from .datasets import DATA_ROOT_ENV, resolve_data_root
+
+    if must_exist:
+        return str(resolve_data_root(args.data_root, must_exist=True))
+    given = args.data_root or os.environ.get(DATA_ROOT_ENV)
+    return str(Path(given).expanduser()) if given else default
+
+
 def _specs(args, need_data: bool):
-    from .datasets import resolve_data_root
+    from .launch import specs_for
     from .runs import bench_home
 
     home = bench_home(args.workdir)
-    if args.table == "smoke":
-        data_root = str(resolve_data_root(args.data_root, must_exist=False)) if (
-            args.data_root or __import__("os").environ.get("VIDTR_DATA_ROOT")) else str(home / "data")
+    if args.table == "smoke":  # generated data: defaults to <workdir>/data, written on first use
+        data_root = _data_root(args, home, default=str(home / "data"))
     else:
         from .paper import get_table
 
         get_table(args.table)  # clear error for an unknown table before looking for data
-        data_root = str(resolve_data_root(args.data_root, must_exist=need_data)) if need_data else (
-            args.data_root or __import__("os").environ.get("VIDTR_DATA_ROOT") or "")
-    if args.table == "smoke":
-        Path(data_root).mkdir(parents=True, exist_ok=True)
-    from .launch import specs_for
-
+        data_root = _data_root(args, home, must_exist=need_data)
     return home, specs_for(args.table, data_root, args.rows, args.seed)
 
 
@@ -105,7 +110,7 @@ def _report(args) -> int:
     from .runs import bench_home
 
     home = bench_home(args.workdir)
-    data_root = args.data_root or __import__("os").environ.get("VIDTR_DATA_ROOT") or str(home / "data")
+    data_root = _data_root(args, home, default=str(home / "data"))
     out = Path(args.out) if args.out else None
     cx_dir = Path(args.complexity)
     ids = rp.all_table_ids() + ["A.4"] if args.table == "all" else [args.table]

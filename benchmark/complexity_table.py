@@ -213,13 +213,6 @@ def render(df: pd.DataFrame, fmt: str, title: str, env: str) -> str:
 
 def write(df: pd.DataFrame, out_dir: Path, stem: str, fmt: str, title: str, env: str) -> list[Path]:
     """Write ``stem.<fmt>`` (and always ``stem.csv``, the data behind it); report replaced files."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for f in dict.fromkeys([fmt, "csv"]):
-        path = out_dir / f"{stem}.{f}"
-        text = render(df, f, title, env)
-        if path.exists() and path.read_text() != text:
-            print(f"replacing {path} (the previous version is in git history)")
-        path.write_text(text)
-        written.append(path)
-    return written
+    from .job import write_output
+
+    return [write_output(out_dir / f"{stem}.{f}", render(df, f, title, env)) for f in dict.fromkeys([fmt, "csv"])]

@@ -31,6 +31,15 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_output(path: Path, text: str) -> Path:
+    """Write a generated result file atomically, saying so when it replaces different content."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text() != text:
+        print(f"replacing {path} (the previous version is in git history)")
+    atomic_write(path, text)
+    return path
+
+
 def read_record(home: Path, spec_or_id) -> Optional[dict]:
     path = run_dir(home, spec_or_id) / RECORD
     return json.loads(path.read_text()) if path.exists() else None

@@ -13,7 +13,7 @@ from typing import Optional
 
 from slurm import launcher as sl
 
-from .job import RECORD, atomic_write, execute
+from .job import RECORD, atomic_write, execute, read_record
 from .runs import RunSpec, run_dir, table_runs
 
 MANIFEST = "launch.json"
@@ -180,11 +180,10 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
     rows = []
     for s in specs:
         entry = manifest.get(s.run_id, {})
-        rec_path = run_dir(home, s) / RECORD
         row = dict(run_id=s.run_id, row=s.row, model=s.model or "ensemble", dataset=s.dataset, state="not launched",
                    job_id=entry.get("job_id", ""), log=entry.get("stderr", ""), error="", metrics="")
-        if rec_path.exists():
-            rec = json.loads(rec_path.read_text())
+        rec = read_record(home, s)
+        if rec is not None:
             row.update(state="done", metrics=" ".join(f"{k}={v:.1f}" for k, v in rec["metrics"].items()))
         elif entry.get("executor") == "slurm" and queue is None:
             row.update(state="unknown", error="squeue did not answer (is SLURM_CONF set and the controller up?)")

@@ -3,7 +3,6 @@ value and the difference per metric (Markdown and LaTeX), provenance beside each
 Figure 3 and the per-class error analysis. Reports read records and CSVs, never logs."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -11,10 +10,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from .job import RECORD
+from .job import read_record, write_output
 from .launch import status
 from .paper import METRICS, TABLES, get_table
-from .runs import RunSpec, run_dir
+from .runs import RunSpec
 
 # table metric -> (dataset of the run that measures it, record metric); None: from complexity
 RUN_METRICS = {"top1": (None, "top1"), "top5": (None, "top5"), "map": (None, "map"),
@@ -36,12 +35,7 @@ class Cell:
 
 
 def _records(specs: list[RunSpec], home: Path) -> dict:
-    out = {}
-    for s in specs:
-        path = run_dir(home, s) / RECORD
-        if path.exists():
-            out[s.run_id] = json.loads(path.read_text())
-    return out
+    return {s.run_id: rec for s in specs if (rec := read_record(home, s)) is not None}
 
 
 def _complexity(table_id: str, complexity_dir: Optional[Path]) -> pd.DataFrame:
@@ -143,13 +137,7 @@ def render(df: pd.DataFrame, fmt: str) -> str:
 
 
 def write_table(df: pd.DataFrame, out_dir: Path, stem: str, fmt: str) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{stem}.{fmt}"
-    text = render(df, fmt)
-    if path.exists() and path.read_text() != text:
-        print(f"replacing {path} (the previous version is in git history)")
-    path.write_text(text)
-    return path
+    return write_output(out_dir / f"{stem}.{fmt}", render(df, fmt))
 
 
 # --- figures -----------------------------------------------------------------------------

@@ -25,10 +25,9 @@ Token layouts (rows are time, columns are space):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
-
-import math
 
 import torch
 import torch.nn.functional as F
