@@ -213,9 +213,16 @@ def _speed(args) -> int:
     bad = [m for m in models if m not in vidtr.list_models()]
     if bad:
         raise SystemExit(f"vidtr-bench speed: unknown model(s) {bad}; valid: {', '.join(vidtr.list_models())}")
+    impls = tuple(args.impls.split(","))
+    if set(impls) - set(sp.IMPLS):
+        raise SystemExit(f"vidtr-bench speed: unknown --impls {sorted(set(impls) - set(sp.IMPLS))}; valid: {sp.IMPLS}")
+    if args.tf32 != "none" and (args.device != "cuda" or args.dtype != "fp32"):
+        raise SystemExit("vidtr-bench speed: --tf32 is a CUDA fp32 matmul mode (use --device cuda --dtype fp32)")
     batches = [int(b) for b in args.batch.split(",")]
-    df = sp.speed(models, args.device, args.dtype, batches, args.mode, tuple(args.impls.split(",")), args.compile,
-                  args.iters, args.warmup, args.grad_checkpointing, progress=not args.quiet)
+    df = sp.speed(models, args.device, args.dtype, batches, args.mode, impls, args.compile, args.iters, args.warmup,
+                  args.grad_checkpointing, progress=not args.quiet,
+                  overrides={"num_frames": args.frames} if args.frames else None, tf32=args.tf32,
+                  peak_tflops=args.peak_tflops)
     overhead = sp.std_topk_overhead(args.device) if args.mode == "infer" else None
     command = "vidtr-bench speed " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "vidtr-bench speed"
     sys.stdout.write(sp.summary(df, overhead, command))
@@ -305,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch", default="1", help="comma-separated batch sizes")
     sp.add_argument("--mode", choices=["infer", "train"], default="infer")
     sp.add_argument("--grad-checkpointing", action="store_true", help="recompute layers in backward (train)")
+    sp.add_argument("--frames", type=int, help="clip length for every model (default: each model's own)")
+    sp.add_argument("--tf32", choices=["none", "fast", "all"], default="none",
+                    help="CUDA fp32: run matmuls as TF32 for no impl, all but 'released' (fast), or all")
+    sp.add_argument("--peak-tflops", type=float, help="dense bf16 peak for MFU (default: known GPUs by name)")
     sp.add_argument("--iters", type=int, default=5)
     sp.add_argument("--warmup", type=int, default=2)
     sp.add_argument("--out", default="results/performance")

@@ -131,26 +131,28 @@ def _sync(device: torch.device):
         torch.cuda.synchronize(device)
 
 
+def time_once(fn: Callable[[], object], device: torch.device) -> float:
+    """Milliseconds of one call: CUDA events on a GPU, the wall clock on the CPU."""
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize(device)
+        return start.elapsed_time(end)
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
 def latency_ms(fn: Callable[[], object], device: torch.device, warmup: int = 2, iters: int = 5) -> dict:
     """Median and spread (min, max) of ``iters`` timed calls after ``warmup``: CUDA events on
     a GPU, wall clock on the CPU."""
-    times = []
     with torch.no_grad():
         for _ in range(warmup):
             fn()
         _sync(device)
-        for _ in range(iters):
-            if device.type == "cuda":
-                start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                end.record()
-                torch.cuda.synchronize(device)
-                times.append(start.elapsed_time(end))
-            else:
-                t0 = time.perf_counter()
-                fn()
-                times.append((time.perf_counter() - t0) * 1e3)
+        times = [time_once(fn, device) for _ in range(iters)]
     return dict(median=statistics.median(times), min=min(times), max=max(times), n=len(times))
 
 

@@ -115,6 +115,25 @@ def build_config(spec: RunSpec, home: Path):
     return cfg
 
 
+def definition_hash(spec: RunSpec) -> str:
+    """What the run is defined by: its config as mmengine reads it (``_base_`` files and
+    mmaction2's zoo configs included) with the spec's overrides, placeholders unresolved, so
+    that moving the data changes nothing and editing a config does. Ensembles: their members."""
+    if not spec.config:
+        return hashlib.sha256(json.dumps(list(spec.members)).encode()).hexdigest()[:16]
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(REPO / spec.config))
+    cfg.merge_from_dict(dict(spec.overrides), allow_list_keys=True)
+    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def stale(spec: RunSpec, record: dict) -> bool:
+    """A finished run whose config (or overrides) changed since it ran. Records written before
+    the definition hash existed are taken as current."""
+    return bool(record.get("definition_hash")) and record["definition_hash"] != definition_hash(spec)
+
+
 def _dump_file(wd: Path) -> Path:
     return wd / "predictions.pkl"
 
@@ -198,7 +217,8 @@ def execute(spec: RunSpec, home: Path) -> dict:
                     if (p := wd / f"bad_videos_{s}.txt").exists()},
         scores_file=str(wd / SCORES), checkpoint=_final_checkpoint(wd), resumed_from=resumed_from,
         attempts=sum(1 for _ in open(wd / "attempts.log")),
-        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], code_version=code_version(),
+        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], definition_hash=definition_hash(spec),
+        code_version=code_version(),
         versions=library_versions(), device=device_name(), world_size=runner.world_size,
         wall_time_s=round(time.time() - t0, 2), finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
     )

@@ -2,6 +2,7 @@
 (``<home>/<table>/launch.json``) remembers which job runs which run; records say what finished."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -13,7 +14,7 @@ from typing import Optional
 
 from slurm import launcher as sl
 
-from .job import RECORD, atomic_write, execute, read_record
+from .job import RECORD, atomic_write, execute, read_record, stale
 from .runs import RunSpec, run_dir, table_runs
 
 MANIFEST = "launch.json"
@@ -48,11 +49,15 @@ def read_manifest(home: Path, table: str) -> dict:
 
 
 def _update_manifest(home: Path, table: str, run_id: str, **entry) -> None:
-    manifest = read_manifest(home, table)
-    manifest.setdefault(run_id, {}).update(entry, updated_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    """Read-modify-write under an exclusive lock: two launchers of one table (or a launcher and
+    its local workers' callbacks) never drop each other's entries."""
     path = _manifest_path(home, table)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(manifest, indent=1, default=str))
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = read_manifest(home, table)
+        manifest.setdefault(run_id, {}).update(entry, updated_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        atomic_write(path, json.dumps(manifest, indent=1, default=str))
 
 
 def _table_line(cols: list) -> str:
@@ -69,6 +74,7 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
         raise ValueError(f"--executor slurm needs --cluster PROFILE; profiles: {', '.join(sl.list_profiles())}")
     profile = sl.load_profile(cluster) if executor == "slurm" else None
     done = {s.run_id for s in specs if (run_dir(home, s) / RECORD).exists()}
+    outdated = {s.run_id for s in specs if s.run_id in done and stale(s, read_record(home, s))}
     # a run already queued or running (from this table or another that shares it) is not
     # submitted again, and --force will not pull its directory from under it
     in_flight = {r["run_id"]: r["state"] for r in status(table, specs, home, all_tables=True)
@@ -86,12 +92,15 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
                 keep.mkdir(exist_ok=True)
                 for p in old:
                     shutil.move(str(p), str(keep / p.name))
-        done = set()
+        done, outdated = set(), set()
     out(_table_line(["run", "row", "model", "dataset", "state"]))
     for s in specs:
-        state = ("done (skipped)" if s.run_id in done else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
+        state = ("done, STALE (skipped)" if s.run_id in outdated else "done (skipped)" if s.run_id in done else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
                  else "would launch" if dry_run else "launching")
         out(_table_line([s.run_id, s.row[:26], (s.model or "ensemble")[:22], s.dataset, state]))
+    if outdated and not force:
+        out(f"warning: {len(outdated)} finished run(s) were defined by a config that has changed since they ran; "
+            "their results stay as they are: --force reruns them (the old attempt is kept in previous-<time>/)")
     todo = [s for s in specs if s.run_id not in done and s.run_id not in in_flight]
     done |= set(in_flight)  # dependents of an in-flight run wait for it like for a finished one
     if not todo:
@@ -185,6 +194,8 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
         rec = read_record(home, s)
         if rec is not None:
             row.update(state="done", metrics=" ".join(f"{k}={v:.1f}" for k, v in rec["metrics"].items()))
+            if stale(s, rec):
+                row.update(state="done (stale)", error="its config or overrides changed since it ran (--force reruns)")
         elif entry.get("executor") == "slurm" and queue is None:
             row.update(state="unknown", error="squeue did not answer (is SLURM_CONF set and the controller up?)")
         elif entry.get("executor") == "slurm":

@@ -70,7 +70,8 @@ def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir:
                     r = records.get(spec.run_id)
                     if r is not None:
                         cell.ours = r["metrics"].get(key)
-                        provenance.append(f"{spec.run_id} (config {r['config_hash']}, code {r['code_version']})")
+                        flag = ", STALE: its config changed since" if states.get(spec.run_id) == "done (stale)" else ""
+                        provenance.append(f"{spec.run_id} (config {r['config_hash']}, code {r['code_version']}{flag})")
                         for i, mm in enumerate((r.get("members") or {}).values(), 1):
                             rec[f"member {i} {METRICS.get(metric, metric)}"] = mm.get(key)
                     else:

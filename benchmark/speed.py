@@ -4,9 +4,12 @@ equal before anything is timed. FLOPs follow the complexity tables (fvcore: one 
 is one FLOP); a large fp32/bf16 matmul measured in the same run is the reference rate."""
 from __future__ import annotations
 
+import math
 import platform
+import statistics
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -17,16 +20,47 @@ from . import complexity as cx
 
 IMPLS = ("released", "math", "sdpa")  # the released code's structure first: the baseline
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-COLUMNS = ["model", "impl", "device", "dtype", "mode", "batch", "compiled", "latency_ms", "latency_min_ms",
-           "latency_max_ms", "throughput", "peak_mem_mb", "tflops", "matmul_fraction", "speedup_vs_released",
-           "max_abs_diff"]
+COLUMNS = ["model", "attention", "frames", "impl", "device", "dtype", "matmul_precision", "mode", "batch", "compiled",
+           "latency_ms", "latency_min_ms", "latency_max_ms", "throughput", "peak_mem_mb", "tflops", "mfu",
+           "matmul_fraction", "matmul_tflops", "mlp_matmul_tflops", "speedup_vs_released", "max_abs_diff"]
+TF32 = ("none", "fast", "all")  # which implementations may run fp32 matmuls as TF32 on a GPU
+
+# Dense bf16 tensor-core peaks (TFLOP/s, one multiply-add = 2 FLOPs, no sparsity) from the
+# vendors' data sheets, matched against torch.cuda.get_device_name(); --peak-tflops overrides.
+BF16_PEAK_TFLOPS = {"H200": 989.4, "H100 PCIe": 756.5, "H100": 989.4, "A100": 312.0, "L40S": 362.1,
+                    "A10G": 70.0, "V100": 125.0}
 
 
-def matmul_tflops(device: torch.device, dtype: torch.dtype, n: int = 4096, iters: int = 3) -> float:
-    """Rate of one large square matmul, in tera multiply-adds per second (the FLOP convention here)."""
-    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-    t = cx.latency_ms(lambda: a @ b, device, warmup=1, iters=iters)["median"]
-    return n ** 3 / (t / 1e3) / 1e12
+def bf16_peak_tflops(device_name: str) -> float:
+    """The dense bf16 peak of a known GPU (fp16 for the V100, which has no bf16), else NaN."""
+    for key, peak in BF16_PEAK_TFLOPS.items():  # ordered: "H100 PCIe" before "H100"
+        if key in device_name:
+            return peak
+    return float("nan")
+
+
+# Reference matmuls timed in the same rounds as the models: a large square one, and VidTr-S's
+# MLP shape (8 x 197 tokens by 768 -> 3072), as (m, k, n).
+REFERENCE_MATMULS = {"matmul": (4096, 4096, 4096), "mlp_matmul": (8 * 197, 768, 3072)}
+
+
+def _matmul(device: torch.device, dtype: torch.dtype, m: int, k: int, n: int):
+    a, b = torch.randn(m, k, device=device, dtype=dtype), torch.randn(k, n, device=device, dtype=dtype)
+    return lambda: a @ b
+
+
+@contextmanager
+def _matmul_precision(device: torch.device, tf32: bool):
+    """TF32 for fp32 matmuls and convolutions on a GPU, restored afterwards."""
+    if device.type != "cuda":
+        yield
+        return
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
 
 
 def _autocast(device: torch.device, dtype: torch.dtype):
@@ -49,89 +83,148 @@ def _step(model, x, mode: str, device, dtype, optimizer=None):
     return fn
 
 
-def _peak_mb(device) -> float:
-    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+def _nbytes(tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+@dataclass
+class _Candidate:
+    """One attention implementation of one model, weights shared with the others."""
+    impl: str
+    model: torch.nn.Module
+    runner: object  # the model, or its torch.compile wrapper
+    max_abs_diff: float
+    tf32: bool
+
+
+def _build_checked(name: str, impls, dev, kw: dict, compile: bool, tf32: str) -> tuple[dict, float]:
+    """Every implementation of ``name`` on the same weights, each checked against the first
+    (the released structure) in fp32 before anything is timed; and the fvcore count (G MACs)."""
+    import vidtr
+
+    counted = vidtr.build_backbone(name, **dict(kw, attn_impl="sdpa")).eval()  # one count for all impls
+    clip = _clip(counted, 1)
+    gmacs = cx.count_flops(counted, clip).gflops
+    built, ref = {}, None
+    for impl in impls:
+        model = vidtr.build_backbone(name, **dict(kw, attn_impl=impl))
+        model.load_state_dict(counted.state_dict())
+        model = model.to(dev).eval()
+        with torch.no_grad():
+            out = model(clip.to(dev)).float().cpu()
+        ref = out if ref is None else ref
+        diff = float((out - ref).abs().max())
+        if diff > 1e-3 * max(1.0, float(ref.abs().max())):
+            raise AssertionError(f"{name}: attn_impl={impl} differs from attn_impl={impls[0]} by {diff}")
+        built[impl] = _Candidate(impl, model, torch.compile(model) if compile else model, diff,
+                                 tf32 == "all" or (tf32 == "fast" and impl != "released"))
+    return built, gmacs
+
+
+def _measure(built: dict, batch: int, mode: str, dev, dt, warmup: int, iters: int) -> tuple[dict, dict]:
+    """Peak memory of each implementation alone, then latencies timed round-robin (one call of
+    each implementation and of each reference matmul per round) so that drift in clocks or
+    load hits all of them alike. Returns (impl -> dict(times, peak_mb), or None where the batch
+    did not fit; reference name -> tera multiply-adds/s)."""
+    any_model = next(iter(built.values())).model
+    x = _clip(any_model, batch).to(dev)
+    steps, result = {}, {}
+    for c in built.values():
+        c.model.train(mode == "train")
+        opt = torch.optim.SGD(c.model.parameters(), lr=1e-4) if mode == "train" else None
+        steps[c.impl] = _step(c.runner, x, mode, dev, dt, opt)
+    for c in built.values():  # warm-up (and compilation) with this implementation's peak memory
+        try:
+            with _matmul_precision(dev, c.tf32):
+                if dev.type == "cuda":
+                    torch.cuda.synchronize(dev)
+                    base = torch.cuda.memory_allocated(dev)
+                    torch.cuda.reset_peak_memory_stats(dev)
+                for _ in range(max(warmup, 1)):
+                    steps[c.impl]()
+                peak = float("nan")
+                if dev.type == "cuda":  # its own weights and input + what the step allocated on top
+                    torch.cuda.synchronize(dev)
+                    own = _nbytes(c.model.parameters()) + _nbytes(c.model.buffers()) + _nbytes([x])
+                    peak = (own + torch.cuda.max_memory_allocated(dev) - base) / 2**20
+            result[c.impl] = dict(times=[], peak_mb=peak)
+        except torch.OutOfMemoryError:
+            result[c.impl] = None
+            for p in c.model.parameters():
+                p.grad = None
+            torch.cuda.empty_cache()
+    refs = {name: _matmul(dev, dt, *shape) for name, shape in REFERENCE_MATMULS.items()}
+    ref_times = {name: [] for name in refs}
+    for fn in refs.values():
+        fn()
+    for _ in range(iters):
+        for c in built.values():
+            if result[c.impl] is not None:
+                with _matmul_precision(dev, c.tf32):
+                    result[c.impl]["times"].append(cx.time_once(steps[c.impl], dev))
+        for name, fn in refs.items():
+            ref_times[name].append(cx.time_once(fn, dev))
+    for c in built.values():
+        c.model.eval()
+    rates = {name: math.prod(REFERENCE_MATMULS[name]) / statistics.median(t) / 1e9 for name, t in ref_times.items()}
+    return result, rates
 
 
 def speed(models: list[str], device: str = "cpu", dtype: str = "fp32", batches=(1,), mode: str = "infer",
           impls=IMPLS, compile: bool = False, iters: int = 5, warmup: int = 2, grad_checkpointing: bool = False,
-          progress: bool = True, overrides: Optional[dict] = None) -> pd.DataFrame:
+          progress: bool = True, overrides: Optional[dict] = None, tf32: str = "none",
+          peak_tflops: Optional[float] = None) -> pd.DataFrame:
     """One row per (model, implementation, batch). ``overrides``: VidTrSpec fields for every
-    model (the tests use small ones)."""
-    import vidtr
+    model (``num_frames``; the tests use small ones). ``tf32``: on a GPU, let fp32 matmuls run
+    as TF32 for no implementation, for all but ``released`` (``fast``), or for ``all``.
+    ``peak_tflops``: dense bf16 peak for MFU (default: looked up from the GPU's name)."""
     from tqdm import tqdm
 
+    if tf32 not in TF32:
+        raise ValueError(f"tf32={tf32!r}: expected one of {TF32}")
+    if tf32 != "none" and (device != "cuda" or dtype != "fp32"):
+        raise ValueError("tf32 is a CUDA fp32 matmul mode: use it with --device cuda --dtype fp32")
+    impls = tuple(impls)
     dev = torch.device(device)
     dt = DTYPES[dtype]
-    rate = matmul_tflops(dev, dt)
+    peak = peak_tflops if peak_tflops else bf16_peak_tflops(_device_name(dev))
+    kw = dict(overrides or {}, drop_rate=0.0, attn_drop_rate=0.0, grad_checkpointing=grad_checkpointing)
     rows = []
-    jobs = [(m, i) for m in models for i in impls]
-    bar = tqdm(jobs, disable=not progress, unit="impl")
-    refs: dict = {}
-    for name, impl in bar:
-        bar.set_description(f"{name} [{impl}]")
-        kw = dict(overrides or {}, attn_impl=impl, drop_rate=0.0, attn_drop_rate=0.0,
-                  grad_checkpointing=grad_checkpointing)
-        model = vidtr.build_backbone(name, **kw)
-        if name not in refs:  # one set of weights and one check clip per model, shared by every implementation
-            refs[name] = dict(state=model.state_dict(), clip=_clip(model, 1),
-                              gmacs=cx.count_flops(model.eval(), _clip(model, 1)).gflops)
-        model.load_state_dict(refs[name]["state"])
-        model = model.to(dev).eval()
-        check = refs[name]["clip"].to(dev)
-        with torch.no_grad():  # fp32 agreement with the released structure, before any timing
-            out = model(check).float().cpu()
-        refs[name].setdefault("out", out)
-        diff = float((out - refs[name]["out"]).abs().max())
-        if diff > 1e-3 * max(1.0, float(refs[name]["out"].abs().max())):
-            raise AssertionError(f"{name}: attn_impl={impl} differs from the released structure by {diff}")
-        runner = torch.compile(model) if compile else model
+    bar = tqdm(total=len(models) * len(batches), disable=not progress, unit="batch")
+    for name in models:
+        bar.set_description(f"{name}: build + check")
+        built, gmacs = _build_checked(name, impls, dev, kw, compile, tf32)
+        spec = next(iter(built.values())).model.spec
         for batch in batches:
-            x = _clip(model, batch).to(dev)
-            if mode == "train":
-                model.train()
-            opt = torch.optim.SGD(model.parameters(), lr=1e-4) if mode == "train" else None
-            if dev.type == "cuda":
-                torch.cuda.empty_cache()
-                torch.cuda.reset_peak_memory_stats(dev)
-            try:
-                lat = cx.latency_ms(_step(runner, x, mode, dev, dt, opt), dev, warmup, iters) if mode == "infer" \
-                    else _timed_train(_step(runner, x, mode, dev, dt, opt), dev, warmup, iters)
-            except torch.OutOfMemoryError:
-                rows.append(dict(model=name, impl=impl, device=device, dtype=dtype, mode=mode, batch=batch,
-                                 compiled=compile, latency_ms=float("inf")))
-                continue
-            work = refs[name]["gmacs"] * batch * (3 if mode == "train" else 1)  # backward ~ 2x forward
-            tflops = work / (lat["median"] / 1e3) / 1e3
-            rows.append(dict(model=name, impl=impl, device=device, dtype=dtype, mode=mode, batch=batch,
-                             compiled=compile, latency_ms=lat["median"], latency_min_ms=lat["min"],
-                             latency_max_ms=lat["max"], throughput=batch / (lat["median"] / 1e3),
-                             peak_mem_mb=_peak_mb(dev), tflops=tflops, matmul_fraction=tflops / rate,
-                             max_abs_diff=diff))
-            model.eval()
-        del model, runner
+            bar.set_description(f"{name} batch {batch}")
+            measured, rates = _measure(built, batch, mode, dev, dt, warmup, iters)
+            for c in built.values():
+                info = dict(model=name, attention=spec.temporal_mode, frames=spec.num_frames, impl=c.impl,
+                            device=device, dtype=dtype, matmul_precision="tf32" if c.tf32 else "ieee", mode=mode,
+                            batch=batch, compiled=compile, max_abs_diff=c.max_abs_diff,
+                            matmul_tflops=rates["matmul"], mlp_matmul_tflops=rates["mlp_matmul"])
+                m = measured[c.impl]
+                if m is None:  # recorded as a row: the batch does not fit
+                    rows.append(dict(info, latency_ms=float("inf"), peak_mem_mb=float("inf")))
+                    continue
+                lat = statistics.median(m["times"])
+                work = gmacs * batch * (3 if mode == "train" else 1)  # backward ~ 2x forward
+                tflops = work / (lat / 1e3) / 1e3
+                rows.append(dict(info, latency_ms=lat, latency_min_ms=min(m["times"]),
+                                 latency_max_ms=max(m["times"]), throughput=batch / (lat / 1e3),
+                                 peak_mem_mb=m["peak_mb"], tflops=tflops, mfu=2 * tflops / peak,
+                                 matmul_fraction=tflops / rates["matmul"]))
+            bar.update()
+        del built
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    bar.close()
     df = pd.DataFrame(rows).reindex(columns=COLUMNS)
     base = df[df["impl"] == "released"].set_index(["model", "batch"])["latency_ms"]
     df["speedup_vs_released"] = [base.get((m, b), float("nan")) / lat for m, b, lat in
                                  zip(df["model"], df["batch"], df["latency_ms"])]
-    df.attrs.update(matmul_tflops=rate, device=_device_name(dev), dtype=dtype, mode=mode)
+    df.attrs.update(device=_device_name(dev), dtype=dtype, mode=mode, peak_tflops=peak, tf32=tf32)
     return df
-
-
-def _timed_train(fn, dev, warmup, iters) -> dict:
-    import statistics
-
-    times = []
-    for i in range(warmup + iters):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        t0 = time.perf_counter()
-        fn()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        if i >= warmup:
-            times.append((time.perf_counter() - t0) * 1e3)
-    return dict(median=statistics.median(times), min=min(times), max=max(times))
 
 
 def _clip(model, batch: int) -> torch.Tensor:
@@ -145,9 +238,22 @@ def _device_name(dev: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
+def _round_robin(fns: dict, device: torch.device, warmup: int, iters: int) -> dict:
+    """Median milliseconds of each callable, timed one call of each per round."""
+    times = {k: [] for k in fns}
+    with torch.no_grad():
+        for i in range(warmup + iters):
+            for k, fn in fns.items():
+                t = cx.time_once(fn, device)
+                if i >= warmup:
+                    times[k].append(t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def std_topk_overhead(device: str = "cpu", T: int = 8, iters: int = 5) -> dict:
-    """Latency of one VidTr-S-sized layer with std-topK pooling (keep T-2) against the same
-    layer without pooling, at the same input T (the target: at most 10% more)."""
+    """std-topK pooling (keep T-2) against no pooling at the same input T, VidTr-S size:
+    the whole layer (pooling also shortens what follows it) and the temporal attention alone
+    (T x T maps + std + top-k + gather against fused attention). Target: at most 10% more."""
     import vidtr
     from vidtr.vidtr import Block
 
@@ -158,9 +264,35 @@ def std_topk_overhead(device: str = "cpu", T: int = 8, iters: int = 5) -> dict:
     pooled = pooled.to(dev).eval()
     x = torch.randn(1, T, spec.num_patches, spec.embed_dims, device=dev)
     cls = torch.randn(1, 1, spec.embed_dims, device=dev)
-    t_plain = cx.latency_ms(lambda: plain(x, cls, None), dev, 2, iters)["median"]
-    t_pool = cx.latency_ms(lambda: pooled(x, cls, None), dev, 2, iters)["median"]
-    return dict(plain_ms=t_plain, std_topk_ms=t_pool, overhead=t_pool / t_plain - 1)
+    q, k, v = (torch.randn(1, spec.num_heads, spec.num_patches, T, spec.embed_dims // spec.num_heads, device=dev)
+               for _ in range(3))
+    t = _round_robin({"plain": lambda: plain(x, cls, None), "pooled": lambda: pooled(x, cls, None),
+                      "plain_t": lambda: plain.attn._temporal(q, k, v), "pooled_t": lambda: pooled.attn._temporal(q, k, v)},
+                     dev, warmup=2, iters=iters)
+    return dict(plain_ms=t["plain"], std_topk_ms=t["pooled"], overhead=t["pooled"] / t["plain"] - 1,
+                temporal_plain_ms=t["plain_t"], temporal_std_topk_ms=t["pooled_t"],
+                temporal_overhead=t["pooled_t"] / t["plain_t"] - 1)
+
+
+def memory_ratios(df: pd.DataFrame) -> pd.DataFrame:
+    """Peak training memory of each separable model over the joint model's at the same
+    implementation, batch and frames (Table 4b's comparison), one row per pair."""
+    ok = df[df["peak_mem_mb"].notna()]
+    joint = ok[ok["attention"] == "joint"]
+    rows = []
+    for _, j in joint.iterrows():
+        same = ok[(ok["attention"] != "joint") & (ok["impl"] == j["impl"]) & (ok["batch"] == j["batch"])
+                  & (ok["frames"] == j["frames"])]
+        for _, r in same.iterrows():
+            rows.append(dict(model=r["model"], joint=j["model"], impl=r["impl"], batch=r["batch"], frames=r["frames"],
+                             peak_mem_mb=r["peak_mem_mb"], joint_peak_mem_mb=j["peak_mem_mb"],
+                             joint_over_model=j["peak_mem_mb"] / r["peak_mem_mb"]))
+    return pd.DataFrame(rows)
+
+
+def _span(values: pd.Series) -> str:
+    lo, hi = values.min(), values.max()
+    return f"{lo:.1f}" if abs(hi - lo) < 0.05 else f"{lo:.1f}-{hi:.1f}"
 
 
 def summary(df: pd.DataFrame, overhead: Optional[dict], command: str) -> str:
@@ -168,33 +300,57 @@ def summary(df: pd.DataFrame, overhead: Optional[dict], command: str) -> str:
     import timm
 
     a = df.attrs
-    lines = [f"# VidTr speed: {a['mode']}, {a['dtype']}", "",
+    precision = {"none": "", "fast": " (fp32 matmuls as TF32 for every implementation but released)",
+                 "all": " (fp32 matmuls as TF32)"}[a.get("tf32", "none")]
+    lines = [f"# VidTr speed: {a['mode']}, {a['dtype']}{precision}", "",
              f"_device {a['device']}; torch {torch.__version__}, mmengine {mmengine.__version__}, "
              f"timm {timm.__version__}; measured {time.strftime('%Y-%m-%d')}_", "",
              f"Command: `{command}`", "",
-             f"Reference: a 4096x4096 {a['dtype']} matmul runs at {a['matmul_tflops'] * 1e3:.1f} G multiply-adds/s "
-             "in this run; 'of matmul' is each model's achieved rate (fvcore count / latency) over it.", ""]
+             f"Reference: a 4096x4096 {a['dtype']} matmul, timed in the same rounds as each model's implementations, "
+             f"ran at {_span(df['matmul_tflops'] * 1e3)} G multiply-adds/s (VidTr-S's MLP shape, 1576x768 @ 768x3072: "
+             f"{_span(df['mlp_matmul_tflops'] * 1e3)}); 'of matmul' is each row's achieved rate (fvcore count / latency) "
+             "over the 4096x4096 rate of its own rounds."]
+    has_mfu = not pd.isna(a.get("peak_tflops", float("nan")))
+    if has_mfu:
+        lines += [f"MFU: 2 x fvcore count{' x 3' if a['mode'] == 'train' else ''} per "
+                  f"{'step' if a['mode'] == 'train' else 'forward'} / time / dense bf16 peak "
+                  f"({a['peak_tflops']:.0f} TFLOP/s)."]
+    fmt = lambda v, f: "-" if pd.isna(v) else ("OOM" if v == float("inf") else f.format(v))  # noqa: E731
     shown = pd.DataFrame({
-        "model": df["model"], "impl": df["impl"], "batch": df["batch"],
-        "latency ms (min-max)": [f"{m:.1f} ({lo:.1f}-{hi:.1f})" for m, lo, hi in
+        "model": df["model"], "T": df["frames"], "impl": df["impl"], "batch": df["batch"],
+        "latency ms (min-max)": [fmt(m, "{:.1f}") + ("" if pd.isna(lo) else f" ({lo:.1f}-{hi:.1f})") for m, lo, hi in
                                  zip(df["latency_ms"], df["latency_min_ms"], df["latency_max_ms"])],
-        "clips/s": df["throughput"].map(lambda v: f"{v:.2f}"),
-        "G MAC/s": (df["tflops"] * 1e3).map(lambda v: f"{v:.1f}"),
-        "of matmul": df["matmul_fraction"].map(lambda v: f"{100 * v:.0f}%"),
-        "vs released": df["speedup_vs_released"].map(lambda v: f"{v:.2f}x"),
-        "peak MB": df["peak_mem_mb"].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}")})
-    lines += [shown.to_markdown(index=False, disable_numparse=True), ""]
+        "clips/s": df["throughput"].map(lambda v: fmt(v, "{:.2f}")),
+        "G MAC/s": (df["tflops"] * 1e3).map(lambda v: fmt(v, "{:.1f}")),
+        "of matmul": df["matmul_fraction"].map(lambda v: fmt(100 * v, "{:.0f}%")),
+        "MFU": df["mfu"].map(lambda v: fmt(100 * v, "{:.1f}%")),
+        "vs released": df["speedup_vs_released"].map(lambda v: fmt(v, "{:.2f}x")),
+        "peak MB": df["peak_mem_mb"].map(lambda v: fmt(v, "{:.0f}"))})
+    if not has_mfu:
+        shown = shown.drop(columns="MFU")
+    lines += ["", shown.to_markdown(index=False, disable_numparse=True), ""]
+    ratios = memory_ratios(df)
+    if len(ratios):
+        lines += ["Peak memory, joint over separable (Table 4b; paper: 3.3x less for VidTr):", ""]
+        lines += [f"- {r.model} vs {r.joint}, T={r.frames}, batch {r.batch}, {r.impl}: {r.peak_mem_mb:.0f} MB vs "
+                  f"{r.joint_peak_mem_mb:.0f} MB ({r.joint_over_model:.2f}x)" for r in ratios.itertuples()]
+        lines += [""]
     if overhead:
-        lines += [f"std-topK layer vs plain separable layer at T=8 (VidTr-S size): {overhead['std_topk_ms']:.1f} ms vs "
-                  f"{overhead['plain_ms']:.1f} ms ({100 * overhead['overhead']:+.1f}%)", ""]
+        lines += [f"std-topK (keep 6 of 8 frames) vs no pooling at T=8, VidTr-S size, batch 1: whole layer "
+                  f"{overhead['std_topk_ms']:.1f} ms vs {overhead['plain_ms']:.1f} ms ({100 * overhead['overhead']:+.1f}%; "
+                  "the pooled layer's spatial attention and MLP see 6 frames); temporal attention alone "
+                  f"{overhead['temporal_std_topk_ms']:.2f} ms vs {overhead['temporal_plain_ms']:.2f} ms "
+                  f"({100 * overhead['temporal_overhead']:+.1f}%).", ""]
     return "\n".join(lines) + "\n"
 
 
 def write(df: pd.DataFrame, overhead: Optional[dict], out_dir: str, command: str) -> list[Path]:
+    """``speed_<mode>_<dtype>[_tf32-<which>][_compiled]_<cpu|cuda>.{csv,md}`` under ``out_dir``."""
+    from .job import write_output
+
+    a = df.attrs
+    stem = "_".join(["speed", a["mode"], a["dtype"]] + ([f"tf32-{a['tf32']}"] if a.get("tf32", "none") != "none" else [])
+                    + (["compiled"] if df["compiled"].any() else []) + ["cpu" if "cpu" in a["device"] else "cuda"])
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"speed_{df.attrs['mode']}_{df.attrs['dtype']}_{'cuda' if 'cpu' not in df.attrs['device'] else 'cpu'}"
-    csv, md = out / f"{stem}.csv", out / f"{stem}.md"
-    df.to_csv(csv, index=False)
-    md.write_text(summary(df, overhead, command))
-    return [csv, md]
+    return [write_output(out / f"{stem}.csv", df.to_csv(index=False)),
+            write_output(out / f"{stem}.md", summary(df, overhead, command))]

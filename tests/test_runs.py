@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from benchmark.cli import main
 from benchmark.ensemble import average_scores
-from benchmark.job import read_record
+from benchmark.job import RECORD, definition_hash, read_record, stale
 from benchmark.launch import specs_for
 from benchmark.runs import CHECKPOINT_OF, table_runs
 
@@ -75,6 +75,8 @@ def test_local_launch_writes_records_skips_finished_runs_and_keeps_old_ones_on_f
         assert 0 <= rec["metrics"]["top1"] <= 100 and rec["num_test_videos"] == 6
         for key in ("config_hash", "code_version", "versions", "device", "wall_time_s", "scores_file", "finished_at"):
             assert rec[key] not in (None, ""), key
+    assert not any(stale(s, r) for s, r in zip(specs, records))
+    assert records[0]["definition_hash"] == definition_hash(specs[0])
     assert records[0]["versions"]["mmengine"] == "0.10.7" and records[0]["checkpoint"].endswith("epoch_2.pth")
     # the ensemble's scores are the mean of its members' saved scores
     member = [np.load(r["scores_file"]) for r in records[:2]]
@@ -217,3 +219,48 @@ def test_multi_label_scores_keep_one_hot_targets(tmp_path):
     ds = type("D", (), {"data_list": [{"filename": "a.mp4"}]})()
     out = job._save_scores(tmp_path, ds, multi_class=True)
     assert out["labels"].tolist() == [[0, 0, 0, 1, 0, 1]]
+
+
+def test_a_finished_run_whose_config_changed_is_flagged_stale_never_rerun_silently(tmp_path, capsys):
+    from benchmark.launch import launch, status
+    from benchmark.runs import RunSpec, run_dir
+
+    config = tmp_path / "cfg.py"
+    config.write_text("model = dict(type='Recognizer3D', depth=2)\ntrain_cfg = None\n")
+    spec = RunSpec(table="t", row="r", model="m", config=str(config), dataset="kinetics400",
+                   overrides={"model.depth": 3, "data": "{data_root}/k400"}, data_root=str(tmp_path / "a"))
+    moved = RunSpec(**dict(spec.to_dict(), data_root=str(tmp_path / "b")))
+    record = dict(run_id=spec.run_id, metrics={"top1": 50.0}, definition_hash=definition_hash(spec))
+    run_dir(tmp_path, spec).mkdir(parents=True)
+    (run_dir(tmp_path, spec) / RECORD).write_text(json.dumps(record))
+    assert not stale(moved, record) and status("t", [spec], tmp_path)[0]["state"] == "done"  # data moved: same run
+    assert stale(spec, dict(record, definition_hash=None)) is False  # records from before the hash: current
+
+    config.write_text("model = dict(type='Recognizer3D', depth=4)\ntrain_cfg = None\n")
+    assert not stale(spec, record)  # the edited key is overridden by the spec: the run is unchanged
+    config.write_text("model = dict(type='Recognizer3D', depth=2, width=8)\ntrain_cfg = None\n")  # a real edit
+    assert stale(spec, record)
+    row = status("t", [spec], tmp_path)[0]
+    assert row["state"] == "done (stale)" and "--force" in row["error"]
+    lines = []
+    assert launch("t", [spec], tmp_path, out=lines.append, progress=False) == {}  # nothing rerun silently
+    assert any("STALE" in line for line in lines) and any(line.startswith("warning: 1 finished run") for line in lines)
+    assert json.loads((run_dir(tmp_path, spec) / RECORD).read_text()) == record
+
+
+def _write_entries(args):
+    from benchmark.launch import _update_manifest
+
+    home, prefix = args
+    for i in range(40):
+        _update_manifest(home, "t", f"{prefix}-{i}", state="submitted")
+
+
+def test_concurrent_launchers_keep_every_manifest_entry(tmp_path):
+    import multiprocessing
+
+    from benchmark.launch import read_manifest
+
+    with multiprocessing.get_context("fork").Pool(3) as pool:
+        pool.map(_write_entries, [(tmp_path, p) for p in ("a", "b", "c")])
+    assert len(read_manifest(tmp_path, "t")) == 120

@@ -14,7 +14,8 @@ def test_speed_compares_implementations_on_the_same_weights(tmp_path):
     assert (df[df["impl"] == "released"]["speedup_vs_released"] == 1.0).all()
     assert (df["max_abs_diff"] < 1e-4).all() and (df["latency_ms"] > 0).all()
     assert (df["tflops"] > 0).all() and (df["matmul_fraction"] > 0).all()
-    assert df.attrs["matmul_tflops"] > 0
+    assert (df["matmul_tflops"] > 0).all() and (df["mlp_matmul_tflops"] > 0).all()
+    assert (df["matmul_fraction"] == df["tflops"] / df["matmul_tflops"]).all()
     b2 = df[(df["batch"] == 2)]
     assert ((b2["throughput"] - 2 / (b2["latency_ms"] / 1e3)).abs() < 1e-6).all()
     csv, md = sp.write(df, None, str(tmp_path), "vidtr-bench speed --test")
@@ -78,3 +79,94 @@ def test_compiled_and_eager_models_agree():
 def test_std_topk_overhead_is_measured():
     r = sp.std_topk_overhead("cpu", iters=2)
     assert r["plain_ms"] > 0 and r["std_topk_ms"] > 0 and r["overhead"] > -1
+    assert r["temporal_plain_ms"] > 0 and r["temporal_overhead"] == pytest.approx(
+        r["temporal_std_topk_ms"] / r["temporal_plain_ms"] - 1)
+
+
+def _op_counts(model, x) -> "collections.Counter":
+    import collections
+
+    from torch.profiler import profile
+
+    with profile() as prof, torch.no_grad():
+        model(x)
+    return collections.Counter(e.name for e in prof.events())
+
+
+@pytest.mark.parametrize("name", ["vidtr_s_8x8", "cvidtr_s_8x8", "vanilla_tr_8x8"])
+def test_released_structure_materialises_maps_and_copies_where_sdpa_does_not(name):
+    """The baseline really is another computation: bmm-materialised maps and permute copies
+    (or nn.MultiheadAttention's own function for joint layers), no fused kernel."""
+    kw = dict(SMALL, drop_rate=0.0, attn_drop_rate=0.0)
+    released = vidtr.build_backbone(name, attn_impl="released", **kw).eval()
+    fused = vidtr.build_backbone(name, attn_impl="sdpa", **kw).eval()
+    fused.load_state_dict(released.state_dict())
+    x = torch.randn(1, 3, 8, 32, 32)
+    ops_r, ops_f = _op_counts(released, x), _op_counts(fused, x)
+    assert ops_r["aten::scaled_dot_product_attention"] == 0 and ops_r["aten::bmm"] > 0
+    assert ops_f["aten::scaled_dot_product_attention"] > 0
+    assert ops_r["aten::clone"] > ops_f["aten::clone"]  # batch 1: the fast path copies nothing it need not
+    with torch.no_grad():
+        torch.testing.assert_close(released(x), fused(x), atol=1e-5, rtol=1e-4)
+
+
+def test_joint_layers_of_the_baseline_run_through_torch_multihead_attention(monkeypatch):
+    calls = []
+    real = torch.nn.functional.multi_head_attention_forward
+    monkeypatch.setattr(torch.nn.functional, "multi_head_attention_forward",
+                        lambda *a, **k: calls.append(k["need_weights"]) or real(*a, **k))
+    model = vidtr.build_backbone("cvidtr_s_8x8", attn_impl="released", **SMALL).eval()
+    with torch.no_grad():
+        model(torch.randn(1, 3, 8, 32, 32))
+    assert calls == [True] * 6  # layers 6-11 are joint in C-VidTr-S; maps materialised as released
+
+
+def test_mfu_uses_the_bf16_peak_and_the_train_step_count():
+    df = sp.speed(["vidtr_s_8x8"], mode="train", impls=("sdpa",), iters=1, warmup=0, progress=False,
+                  overrides=SMALL, peak_tflops=1.0)
+    row = df.iloc[0]
+    assert row["mfu"] == pytest.approx(2 * row["tflops"] / 1.0)
+    gmacs = row["tflops"] * row["latency_ms"] / 3  # tflops = 3 x count x batch / time
+    assert gmacs == pytest.approx(cx_count(), rel=1e-6)
+    assert "MFU: 2 x fvcore count x 3 per step" in sp.summary(df, None, "cmd")
+
+
+def cx_count():
+    from benchmark import complexity as cx
+
+    model = vidtr.build_backbone("vidtr_s_8x8", **dict(SMALL, drop_rate=0.0, attn_drop_rate=0.0)).eval()
+    return cx.count_flops(model, torch.randn(1, 3, 8, 32, 32)).gflops
+
+
+def test_known_gpus_have_their_dense_bf16_peak():
+    assert sp.bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
+    assert sp.bf16_peak_tflops("NVIDIA H100 PCIe") == 756.5
+    assert sp.bf16_peak_tflops("NVIDIA A100-SXM4-80GB") == 312.0
+    assert sp.bf16_peak_tflops("cpu (x86_64, 2 threads)") != sp.bf16_peak_tflops("cpu")  # NaN, never a number
+
+
+def test_memory_ratio_pairs_separable_and_joint_rows_of_the_same_impl_batch_and_frames():
+    import pandas as pd
+
+    rows = [("vanilla_tr_8x8", "joint", 16, "sdpa", 1, 7000.0), ("vidtr_s_8x8", "temporal_spatial", 16, "sdpa", 1, 2000.0),
+            ("vanilla_tr_8x8", "joint", 16, "released", 1, 30000.0),
+            ("vidtr_s_8x8", "temporal_spatial", 16, "released", 1, 6000.0),
+            ("vidtr_s_8x8", "temporal_spatial", 8, "sdpa", 1, 1000.0)]  # no joint row at T=8: unpaired
+    df = pd.DataFrame(rows, columns=["model", "attention", "frames", "impl", "batch", "peak_mem_mb"])
+    r = sp.memory_ratios(df).set_index("impl")
+    assert len(r) == 2
+    assert r.loc["sdpa", "joint_over_model"] == pytest.approx(3.5)
+    assert r.loc["released", "joint_over_model"] == pytest.approx(5.0)
+
+
+def test_tf32_is_refused_off_the_gpu():
+    with pytest.raises(ValueError, match="CUDA fp32"):
+        sp.speed(["vidtr_s_8x8"], tf32="fast", iters=1, warmup=0, progress=False, overrides=SMALL)
+
+
+def test_runs_of_other_settings_write_other_files(tmp_path):
+    kw = dict(impls=("sdpa",), iters=1, warmup=0, progress=False, overrides=dict(SMALL, depth=1))
+    eager = sp.write(sp.speed(["vidtr_s_8x8"], **kw), None, str(tmp_path), "a")
+    compiled = sp.write(sp.speed(["vidtr_s_8x8"], compile=True, **kw), None, str(tmp_path), "b")
+    assert {p.name for p in eager}.isdisjoint(p.name for p in compiled)
+    assert "`a`" in eager[1].read_text() and "`b`" in compiled[1].read_text()

@@ -176,11 +176,11 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, drop: float, impl: str, need_map: b
             return F.scaled_dot_product_attention(q, k, v, dropout_p=drop).view(*lead, -1, v.shape[-1]), None
         return F.scaled_dot_product_attention(q, k, v, dropout_p=drop), None
     if impl == "released":
-        # The released code's computation structure, kept as a speed baseline: every
-        # operand copied to a contiguous (batch, L, E) tensor, then bmm / softmax / bmm.
+        # The released code's attention as a speed baseline: (batch, L, E) operands,
+        # bmm / scale / softmax / dropout / bmm, the map materialised.
         lead, (L, E), S = q.shape[:-2], q.shape[-2:], k.shape[-2]
         q3, k3, v3 = (t.contiguous().view(-1, t.shape[-2], t.shape[-1]) for t in (q, k, v))
-        attn = torch.bmm(q3, k3.permute(0, 2, 1).contiguous()) / math.sqrt(E)
+        attn = torch.bmm(q3, k3.permute(0, 2, 1)) / math.sqrt(E)
         attn = F.dropout(attn.softmax(dim=-1), drop, training=drop > 0)
         return torch.bmm(attn, v3).view(*lead, L, v.shape[-1]), attn.view(*lead, L, S)
     attn = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
@@ -198,11 +198,24 @@ def _halve_time(t: Tensor) -> Tensor:
     return t.unflatten(-2, (t.shape[-2] // 2, 2)).mean(dim=-2)
 
 
+def _short_softmax(x: Tensor) -> Tensor:
+    """Softmax over a short last axis (the T x T temporal maps). On the CPU torch's softmax
+    kernel is ~5x slower than these elementwise ops on 8-wide rows (measured, torch 2.14);
+    on a GPU its fused kernel is kept."""
+    if x.is_cuda:
+        return x.softmax(dim=-1)
+    e = (x - x.amax(dim=-1, keepdim=True)).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
 def std_topk_indices(attn: Tensor, keep: int, per_clip: bool = False) -> Tensor:
     """Rows of softmaxed temporal maps (B, H, N, T, T) with the largest standard deviation
     (unbiased, over keys), re-sorted into temporal order: (B, H, N, keep). ``per_clip``
     ranks frames once per clip by the std averaged over heads and positions."""
-    std = attn.std(dim=-1)
+    # A softmax row sums to 1, so its mean is 1/T and its std is |row - 1/T| / sqrt(T-1):
+    # one norm instead of torch.std, whose reduction over 8-wide rows is ~30x slower on the CPU.
+    T = attn.shape[-1]
+    std = torch.linalg.vector_norm(attn - 1.0 / T, dim=-1) / math.sqrt(T - 1)
     if per_clip:
         std = std.mean(dim=(1, 2), keepdim=True).expand_as(std)
     return std.topk(keep, dim=-1).indices.sort(dim=-1).values
@@ -262,17 +275,49 @@ class VidTrAttention(nn.Module):
             pooled = self.pool_conv(out.permute(0, 2, 1, 4, 3).reshape(B * C, H * E, T))
             return pooled.view(B, C, H, E, T // 2).permute(0, 2, 1, 4, 3), _halve_time
         # std-topK needs the T x T maps themselves: materialise only these small maps.
-        attn = ((q @ k.transpose(-2, -1)) * self.head_dim ** -0.5).softmax(dim=-1)
+        attn = _short_softmax((q @ k.transpose(-2, -1)) * self.head_dim ** -0.5)
         idx = std_topk_indices(attn, self.keep, per_clip=self.fidelity == "paper")
         rows = _gather_time(attn, idx)
         if self.fidelity == "released":
-            rows = rows.softmax(dim=-1)  # the released code's second softmax
+            rows = _short_softmax(rows)  # the released code's second softmax
         if self.record_maps:
             self.maps["temporal"] = rows.detach()
             self.maps["temporal_index"] = idx
         return rows @ v, lambda t: _gather_time(t, idx)
 
+    def _released_structure(self, x: Tensor):
+        """The released code's computation, kept as the speed baseline (same outputs):
+        projections as ``x @ W.t() + b``, every head layout made by permute + ``.contiguous()``
+        (spatial q, k through two copies, as released), maps materialised with ``bmm``;
+        joint layers through ``nn.MultiheadAttention``'s own function, as released."""
+        W, b, H = self.qkv.weight, self.qkv.bias, self.num_heads
+        if self.mode == "joint":
+            seq = x.transpose(0, 1)  # released runs sequence-first
+            out = F.multi_head_attention_forward(
+                seq, seq, seq, x.shape[-1], H, W, b, None, None, False, self.attn_drop, self.proj.weight,
+                self.proj.bias, training=self.training, need_weights=True)[0]
+            return out.transpose(0, 1), None
+        B, R, C, D = x.shape
+        q, k, v = (x @ W.t() + b).view(B, R, C, 3, H, -1).unbind(3)  # (B, R, C, H, E) views
+        temporal = lambda t: t.permute(0, 3, 2, 1, 4).contiguous()  # noqa: E731 (B, H, C, R, E)
+        spatial = lambda t: t.permute(0, 3, 4, 1, 2).contiguous().permute(0, 1, 3, 4, 2).contiguous()  # noqa: E731
+        to_spatial = lambda t: t.transpose(-3, -2).contiguous()  # noqa: E731 (B, H, C, R, E) -> (B, H, R, C, E)
+        if self.mode == "temporal_spatial":
+            qt, kt = temporal(q), temporal(k)
+            o, reduce = self._temporal(qt, kt, temporal(v))
+            qs, ks = (to_spatial(reduce(qt)), to_spatial(reduce(kt))) if reduce else (spatial(q), spatial(k))
+            o = self._attn(qs, ks, to_spatial(o), "spatial")
+        else:
+            s = self._attn(spatial(q), spatial(k), spatial(v), "spatial")
+            o, reduce = self._temporal(temporal(q), temporal(k), s.transpose(-3, -2).contiguous())
+            o = to_spatial(o)
+        o = o.permute(0, 2, 3, 1, 4).contiguous().view(B, -1, C, D)
+        return o @ self.proj.weight.t() + self.proj.bias, reduce
+
     def forward(self, x: Tensor):
+        if self.impl == "released" and self.fidelity == "released" and self.mode != "spatial_only" \
+                and not self.record_maps:
+            return self._released_structure(x)
         if self.mode == "joint" or self.mode == "spatial_only":
             q, k, v = self._heads(x, self.qkv)  # (B, H, L, hd) or (B, H, T, N, hd)
             return self._merge(self._attn(q, k, v, self.mode.split("_")[0]), self.proj), None
