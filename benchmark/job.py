@@ -89,6 +89,11 @@ def _resolve(value, spec: RunSpec, home: Path):
         rec = read_record(home, run_id)
         if rec is None:
             raise FileNotFoundError(f"run {run_id} has no record yet: its checkpoint is needed as load_from")
+        if not rec.get("checkpoint"):
+            # e.g. mmaction2's X3D zoo configs are test-only: their Kinetics-400 run trains nothing
+            raise FileNotFoundError(
+                f"run {spec.run_id} fine-tunes from run {run_id}, which left no checkpoint (its config has no "
+                "training); give the row a local checkpoint instead (override load_from with a path)")
         return rec["checkpoint"]
     return value
 

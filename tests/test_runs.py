@@ -264,3 +264,18 @@ def test_concurrent_launchers_keep_every_manifest_entry(tmp_path):
     with multiprocessing.get_context("fork").Pool(3) as pool:
         pool.map(_write_entries, [(tmp_path, p) for p in ("a", "b", "c")])
     assert len(read_manifest(tmp_path, "t")) == 120
+
+
+def test_a_fine_tune_whose_kinetics_run_left_no_checkpoint_is_refused_by_name(tmp_path):
+    from benchmark.job import _resolve
+    from benchmark.runs import run_dir
+
+    k400, k700 = table_runs("5", "/d", rows=["VidTr-S"])
+    run_dir(tmp_path, k400).mkdir(parents=True)
+    (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(dict(run_id=k400.run_id, checkpoint=None)))
+    with pytest.raises(FileNotFoundError, match=f"fine-tunes from run {k400.run_id}, which left no checkpoint"):
+        _resolve(k700.overrides["load_from"], k700, tmp_path)
+    ckpt = tmp_path / "epoch_1.pth"
+    ckpt.write_bytes(b"x")
+    (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(dict(run_id=k400.run_id, checkpoint=str(ckpt))))
+    assert _resolve(k700.overrides["load_from"], k700, tmp_path) == str(ckpt)
