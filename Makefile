@@ -27,6 +27,7 @@ demo: setup
 GPU_WHEELS := mmengine==0.10.7 mmaction2==1.2.0 mmcv-lite==2.1.0 fvcore==0.1.5.post20221221 iopath==0.1.10 \
 	yacs==0.1.8 termcolor==3.3.0 addict==2.4.0 yapf==0.43.0 platformdirs==4.14.7 setuptools==81.0.0
 gpu-wheels: setup
+	rm -rf .whl  # one version of each: two stop the install there
 	$(BIN)/python -m pip wheel --quiet --no-deps -w .whl $(GPU_WHEELS)
 
 clean:

@@ -228,7 +228,10 @@ def _speed(args) -> int:
     sys.stdout.write(sp.summary(df, overhead, command))
     for p in sp.write(df, overhead, args.out, command):
         print(f"wrote {p}")
-    return 0
+    unequal = df[df["error"].fillna("").str.contains("differs")]
+    for r in unequal.itertuples():
+        print(f"vidtr-bench speed: {r.model}: {r.error}", file=sys.stderr)
+    return 1 if len(unequal) else 0
 
 
 def _run_options(p, data=True):

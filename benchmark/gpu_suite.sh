@@ -10,7 +10,7 @@
 # have torch but no mmengine/mmaction2/fvcore), build them here first with
 # `make gpu-wheels` and carry `.whl`: the script installs them into /tmp/site.
 # Each step writes its own speed_<mode>_<dtype>[...]_cuda.{csv,md}; a step that fails
-# is reported and the others still run.
+# is reported, the others still run, and the script exits 1.
 set -uo pipefail
 OUT=${1:-results/performance}
 STEPS=${2:-infer train memory}
@@ -24,7 +24,11 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" || exit 2
 
-speed() { echo "== vidtr-bench speed $*"; $PY -m benchmark.cli speed --device cuda --quiet --out "$OUT" "$@" || echo "gpu_suite: FAILED: speed $*"; }
+FAILED=0
+speed() {
+  echo "== vidtr-bench speed $*"
+  $PY -m benchmark.cli speed --device cuda --quiet --out "$OUT" "$@" || { echo "gpu_suite: FAILED: speed $*"; FAILED=$((FAILED + 1)); }
+}
 MODELS=vidtr_s_8x8,cvidtr_s_8x8,vanilla_tr_8x8
 if [[ " $STEPS " == *" infer "* ]]; then
   # Inference vs the released structure: bf16 autocast, and fp32 (TF32 for all but 'released').
@@ -41,3 +45,5 @@ if [[ " $STEPS " == *" memory "* ]]; then
   speed --models vanilla_tr_8x8,vidtr_s_8x8 --impls released,sdpa --mode train --dtype fp32 --frames 16 --batch 1 \
     --iters 3 --warmup 1
 fi
+echo "gpu_suite: $FAILED step(s) failed; results in $OUT"
+[ "$FAILED" -eq 0 ]

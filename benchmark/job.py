@@ -134,9 +134,14 @@ def definition_hash(spec: RunSpec) -> str:
 
 
 def stale(spec: RunSpec, record: dict) -> bool:
-    """A finished run whose config (or overrides) changed since it ran. Records written before
-    the definition hash existed are taken as current."""
-    return bool(record.get("definition_hash")) and record["definition_hash"] != definition_hash(spec)
+    """A finished run whose config (or overrides) changed since it started, or whose config can
+    no longer be read. Records written before the definition hash existed are taken as current."""
+    if not record.get("definition_hash"):
+        return False
+    try:
+        return record["definition_hash"] != definition_hash(spec)
+    except Exception:  # renamed, deleted or broken config: what the run was is no longer on disk
+        return True
 
 
 def _dump_file(wd: Path) -> Path:
@@ -188,6 +193,7 @@ def execute(spec: RunSpec, home: Path) -> dict:
     from mmengine.runner import Runner
 
     t0 = time.time()
+    defined_by = definition_hash(spec)  # at the start: an edit during a long run makes it stale
     cfg = build_config(spec, home)
     last = wd / "last_checkpoint"
     resumed_from = last.read_text().strip() if last.exists() else None
@@ -222,7 +228,7 @@ def execute(spec: RunSpec, home: Path) -> dict:
                     if (p := wd / f"bad_videos_{s}.txt").exists()},
         scores_file=str(wd / SCORES), checkpoint=_final_checkpoint(wd), resumed_from=resumed_from,
         attempts=sum(1 for _ in open(wd / "attempts.log")),
-        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], definition_hash=definition_hash(spec),
+        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], definition_hash=defined_by,
         code_version=code_version(),
         versions=library_versions(), device=device_name(), world_size=runner.world_size,
         wall_time_s=round(time.time() - t0, 2), finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"),

@@ -195,7 +195,8 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
         if rec is not None:
             row.update(state="done", metrics=" ".join(f"{k}={v:.1f}" for k, v in rec["metrics"].items()))
             if stale(s, rec):
-                row.update(state="done (stale)", error="its config or overrides changed since it ran (--force reruns)")
+                row.update(state="done (stale)", error="its config or overrides changed since it ran, or its config "
+                                                       "is unreadable (--force reruns)")
         elif entry.get("executor") == "slurm" and queue is None:
             row.update(state="unknown", error="squeue did not answer (is SLURM_CONF set and the controller up?)")
         elif entry.get("executor") == "slurm":

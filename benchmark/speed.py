@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pandas as pd
 import torch
+from torch import Tensor
 
 from . import complexity as cx
 
@@ -22,7 +24,7 @@ IMPLS = ("released", "math", "sdpa")  # the released code's structure first: the
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 COLUMNS = ["model", "attention", "frames", "impl", "device", "dtype", "matmul_precision", "mode", "batch", "compiled",
            "latency_ms", "latency_min_ms", "latency_max_ms", "throughput", "peak_mem_mb", "tflops", "mfu",
-           "matmul_fraction", "matmul_tflops", "mlp_matmul_tflops", "speedup_vs_released", "max_abs_diff"]
+           "matmul_fraction", "matmul_tflops", "mlp_matmul_tflops", "speedup_vs_released", "max_abs_diff", "error"]
 TF32 = ("none", "fast", "all")  # which implementations may run fp32 matmuls as TF32 on a GPU
 
 # Dense bf16 tensor-core peaks (TFLOP/s, one multiply-add = 2 FLOPs, no sparsity) from the
@@ -95,6 +97,7 @@ class _Candidate:
     runner: object  # the model, or its torch.compile wrapper
     max_abs_diff: float
     tf32: bool
+    error: str = ""  # set when its output differs from the released structure's: never timed
 
 
 def _build_checked(name: str, impls, dev, kw: dict, compile: bool, tf32: str) -> tuple[dict, float]:
@@ -114,60 +117,91 @@ def _build_checked(name: str, impls, dev, kw: dict, compile: bool, tf32: str) ->
             out = model(clip.to(dev)).float().cpu()
         ref = out if ref is None else ref
         diff = float((out - ref).abs().max())
-        if diff > 1e-3 * max(1.0, float(ref.abs().max())):
-            raise AssertionError(f"{name}: attn_impl={impl} differs from attn_impl={impls[0]} by {diff}")
+        error = (f"attn_impl={impl} differs from attn_impl={impls[0]} by {diff:.3g}: not timed"
+                 if diff > 1e-3 * max(1.0, float(ref.abs().max())) else "")
         built[impl] = _Candidate(impl, model, torch.compile(model) if compile else model, diff,
-                                 tf32 == "all" or (tf32 == "fast" and impl != "released"))
+                                 tf32 == "all" or (tf32 == "fast" and impl != "released"), error)
     return built, gmacs
+
+
+def _peak_step_mb(c: _Candidate, step, x: Tensor, dev, warmup: int) -> float:
+    """Warm-up (and compilation); on a GPU, the peak memory of this implementation alone: its
+    own weights and input plus what its step allocated on top of everything resident."""
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        base = torch.cuda.memory_allocated(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+    with _matmul_precision(dev, c.tf32):
+        for _ in range(max(warmup, 1)):
+            step()
+    if dev.type != "cuda":
+        return float("nan")
+    torch.cuda.synchronize(dev)
+    own = _nbytes(c.model.parameters()) + _nbytes(c.model.buffers()) + _nbytes([x])
+    return (own + torch.cuda.max_memory_allocated(dev) - base) / 2**20
 
 
 def _measure(built: dict, batch: int, mode: str, dev, dt, warmup: int, iters: int) -> tuple[dict, dict]:
     """Peak memory of each implementation alone, then latencies timed round-robin (one call of
     each implementation and of each reference matmul per round) so that drift in clocks or
     load hits all of them alike. Returns (impl -> dict(times, peak_mb), or None where the batch
-    did not fit; reference name -> tera multiply-adds/s)."""
-    any_model = next(iter(built.values())).model
-    x = _clip(any_model, batch).to(dev)
+    did not fit; (reference name, tf32) -> tera multiply-adds/s)."""
+    live = [c for c in built.values() if not c.error]
+    x = _clip(built[next(iter(built))].model, batch).to(dev)
     steps, result = {}, {}
-    for c in built.values():
+    for c in live:
         c.model.train(mode == "train")
         opt = torch.optim.SGD(c.model.parameters(), lr=1e-4) if mode == "train" else None
         steps[c.impl] = _step(c.runner, x, mode, dev, dt, opt)
-    for c in built.values():  # warm-up (and compilation) with this implementation's peak memory
+
+    def out_of_memory(c):  # clean up outside the except block, where the traceback no longer pins tensors
+        result[c.impl] = None
+        for p in c.model.parameters():
+            p.grad = None
+        torch.cuda.empty_cache()
+
+    for c in live:
+        oom = False
         try:
-            with _matmul_precision(dev, c.tf32):
-                if dev.type == "cuda":
-                    torch.cuda.synchronize(dev)
-                    base = torch.cuda.memory_allocated(dev)
-                    torch.cuda.reset_peak_memory_stats(dev)
-                for _ in range(max(warmup, 1)):
-                    steps[c.impl]()
-                peak = float("nan")
-                if dev.type == "cuda":  # its own weights and input + what the step allocated on top
-                    torch.cuda.synchronize(dev)
-                    own = _nbytes(c.model.parameters()) + _nbytes(c.model.buffers()) + _nbytes([x])
-                    peak = (own + torch.cuda.max_memory_allocated(dev) - base) / 2**20
-            result[c.impl] = dict(times=[], peak_mb=peak)
+            result[c.impl] = dict(times=[], peak_mb=_peak_step_mb(c, steps[c.impl], x, dev, warmup))
         except torch.OutOfMemoryError:
-            result[c.impl] = None
-            for p in c.model.parameters():
-                p.grad = None
-            torch.cuda.empty_cache()
-    refs = {name: _matmul(dev, dt, *shape) for name, shape in REFERENCE_MATMULS.items()}
-    ref_times = {name: [] for name in refs}
-    for fn in refs.values():
-        fn()
+            oom = True
+        if oom:
+            out_of_memory(c)
+    # the reference matmuls, at each matmul precision the implementations use
+    refs = {(name, t32): _matmul(dev, dt, *shape) for name, shape in REFERENCE_MATMULS.items()
+            for t32 in {c.tf32 for c in built.values()}}
+    ref_times = {key: [] for key in refs}
     for _ in range(iters):
-        for c in built.values():
+        for c in live:
             if result[c.impl] is not None:
-                with _matmul_precision(dev, c.tf32):
-                    result[c.impl]["times"].append(cx.time_once(steps[c.impl], dev))
-        for name, fn in refs.items():
-            ref_times[name].append(cx.time_once(fn, dev))
-    for c in built.values():
+                oom = False
+                try:
+                    with _matmul_precision(dev, c.tf32):
+                        result[c.impl]["times"].append(cx.time_once(steps[c.impl], dev))
+                except torch.OutOfMemoryError:
+                    oom = True
+                if oom:
+                    out_of_memory(c)
+        for (name, t32), fn in refs.items():
+            with _matmul_precision(dev, t32):
+                ref_times[(name, t32)].append(cx.time_once(fn, dev))
+    for c in live:
         c.model.eval()
-    rates = {name: math.prod(REFERENCE_MATMULS[name]) / statistics.median(t) / 1e9 for name, t in ref_times.items()}
+    rates = {key: math.prod(REFERENCE_MATMULS[key[0]]) / statistics.median(t) / 1e9 for key, t in ref_times.items()}
     return result, rates
+
+
+def _compile_budget():
+    """Every implementation, model and batch size is one more dynamo cache entry on VidTr's
+    forward: allow them all, and fail loudly rather than fall back to eager while a row says
+    'compiled'."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    cfg = torch._dynamo.config
+    cfg.recompile_limit = max(cfg.recompile_limit, 64)
+    cfg.fail_on_recompile_limit_hit = True
 
 
 def speed(models: list[str], device: str = "cpu", dtype: str = "fp32", batches=(1,), mode: str = "infer",
@@ -177,7 +211,9 @@ def speed(models: list[str], device: str = "cpu", dtype: str = "fp32", batches=(
     """One row per (model, implementation, batch). ``overrides``: VidTrSpec fields for every
     model (``num_frames``; the tests use small ones). ``tf32``: on a GPU, let fp32 matmuls run
     as TF32 for no implementation, for all but ``released`` (``fast``), or for ``all``.
-    ``peak_tflops``: dense bf16 peak for MFU (default: looked up from the GPU's name)."""
+    ``peak_tflops``: dense bf16 peak for MFU (default: looked up from the GPU's name).
+    An implementation whose output differs from the released structure's gets a row with
+    ``error`` and no timing; a batch that does not fit gets ``inf`` latency and memory."""
     from tqdm import tqdm
 
     if tf32 not in TF32:
@@ -192,6 +228,8 @@ def speed(models: list[str], device: str = "cpu", dtype: str = "fp32", batches=(
     rows = []
     bar = tqdm(total=len(models) * len(batches), disable=not progress, unit="batch")
     for name in models:
+        if compile:
+            _compile_budget()
         bar.set_description(f"{name}: build + check")
         built, gmacs = _build_checked(name, impls, dev, kw, compile, tf32)
         spec = next(iter(built.values())).model.spec
@@ -201,11 +239,14 @@ def speed(models: list[str], device: str = "cpu", dtype: str = "fp32", batches=(
             for c in built.values():
                 info = dict(model=name, attention=spec.temporal_mode, frames=spec.num_frames, impl=c.impl,
                             device=device, dtype=dtype, matmul_precision="tf32" if c.tf32 else "ieee", mode=mode,
-                            batch=batch, compiled=compile, max_abs_diff=c.max_abs_diff,
-                            matmul_tflops=rates["matmul"], mlp_matmul_tflops=rates["mlp_matmul"])
-                m = measured[c.impl]
+                            batch=batch, compiled=compile, max_abs_diff=c.max_abs_diff, error=c.error,
+                            matmul_tflops=rates[("matmul", c.tf32)], mlp_matmul_tflops=rates[("mlp_matmul", c.tf32)])
+                m = measured.get(c.impl)
+                if c.error:
+                    rows.append(info)
+                    continue
                 if m is None:  # recorded as a row: the batch does not fit
-                    rows.append(dict(info, latency_ms=float("inf"), peak_mem_mb=float("inf")))
+                    rows.append(dict(info, latency_ms=float("inf"), peak_mem_mb=float("inf"), error="out of memory"))
                     continue
                 lat = statistics.median(m["times"])
                 work = gmacs * batch * (3 if mode == "train" else 1)  # backward ~ 2x forward
@@ -213,17 +254,19 @@ def speed(models: list[str], device: str = "cpu", dtype: str = "fp32", batches=(
                 rows.append(dict(info, latency_ms=lat, latency_min_ms=min(m["times"]),
                                  latency_max_ms=max(m["times"]), throughput=batch / (lat / 1e3),
                                  peak_mem_mb=m["peak_mb"], tflops=tflops, mfu=2 * tflops / peak,
-                                 matmul_fraction=tflops / rates["matmul"]))
+                                 matmul_fraction=tflops / info["matmul_tflops"]))
             bar.update()
         del built
         if dev.type == "cuda":
             torch.cuda.empty_cache()
     bar.close()
     df = pd.DataFrame(rows).reindex(columns=COLUMNS)
-    base = df[df["impl"] == "released"].set_index(["model", "batch"])["latency_ms"]
+    timed = df["latency_ms"].where(np.isfinite(df["latency_ms"]))  # NaN for untimed and out-of-memory rows
+    base = timed[df["impl"] == "released"].groupby([df["model"], df["batch"]]).first()
     df["speedup_vs_released"] = [base.get((m, b), float("nan")) / lat for m, b, lat in
-                                 zip(df["model"], df["batch"], df["latency_ms"])]
-    df.attrs.update(device=_device_name(dev), dtype=dtype, mode=mode, peak_tflops=peak, tf32=tf32)
+                                 zip(df["model"], df["batch"], timed)]
+    df.attrs.update(device=_device_name(dev), dtype=dtype, mode=mode, peak_tflops=peak, tf32=tf32,
+                    frames=(overrides or {}).get("num_frames"), grad_checkpointing=grad_checkpointing)
     return df
 
 
@@ -277,7 +320,7 @@ def std_topk_overhead(device: str = "cpu", T: int = 8, iters: int = 5) -> dict:
 def memory_ratios(df: pd.DataFrame) -> pd.DataFrame:
     """Peak training memory of each separable model over the joint model's at the same
     implementation, batch and frames (Table 4b's comparison), one row per pair."""
-    ok = df[df["peak_mem_mb"].notna()]
+    ok = df[np.isfinite(df["peak_mem_mb"].astype(float))]  # measured: neither NaN (CPU, untimed) nor OOM
     joint = ok[ok["attention"] == "joint"]
     rows = []
     for _, j in joint.iterrows():
@@ -328,8 +371,10 @@ def summary(df: pd.DataFrame, overhead: Optional[dict], command: str) -> str:
         "peak MB": df["peak_mem_mb"].map(lambda v: fmt(v, "{:.0f}"))})
     if not has_mfu:
         shown = shown.drop(columns="MFU")
+    if df["error"].fillna("").astype(bool).any():
+        shown["error"] = df["error"].fillna("")
     lines += ["", shown.to_markdown(index=False, disable_numparse=True), ""]
-    ratios = memory_ratios(df)
+    ratios = memory_ratios(df) if a["mode"] == "train" else pd.DataFrame()
     if len(ratios):
         lines += ["Peak memory, joint over separable (Table 4b; paper: 3.3x less for VidTr):", ""]
         lines += [f"- {r.model} vs {r.joint}, T={r.frames}, batch {r.batch}, {r.impl}: {r.peak_mem_mb:.0f} MB vs "
@@ -345,12 +390,17 @@ def summary(df: pd.DataFrame, overhead: Optional[dict], command: str) -> str:
 
 
 def write(df: pd.DataFrame, overhead: Optional[dict], out_dir: str, command: str) -> list[Path]:
-    """``speed_<mode>_<dtype>[_tf32-<which>][_compiled]_<cpu|cuda>.{csv,md}`` under ``out_dir``."""
+    """``speed_<mode>_<dtype>[_T<frames>][_tf32-<which>][_compiled][_ckpt]_<cpu|cuda>.{csv,md}``
+    under ``out_dir``: runs of other settings never replace each other's files."""
     from .job import write_output
 
     a = df.attrs
-    stem = "_".join(["speed", a["mode"], a["dtype"]] + ([f"tf32-{a['tf32']}"] if a.get("tf32", "none") != "none" else [])
-                    + (["compiled"] if df["compiled"].any() else []) + ["cpu" if "cpu" in a["device"] else "cuda"])
+    parts = ["speed", a["mode"], a["dtype"]]
+    parts += [f"T{a['frames']}"] if a.get("frames") else []
+    parts += [f"tf32-{a['tf32']}"] if a.get("tf32", "none") != "none" else []
+    parts += ["compiled"] if df["compiled"].any() else []
+    parts += ["ckpt"] if a.get("grad_checkpointing") else []
+    stem = "_".join(parts + ["cpu" if "cpu" in a["device"] else "cuda"])
     out = Path(out_dir)
     return [write_output(out / f"{stem}.csv", df.to_csv(index=False)),
             write_output(out / f"{stem}.md", summary(df, overhead, command))]

@@ -246,6 +246,8 @@ def test_a_finished_run_whose_config_changed_is_flagged_stale_never_rerun_silent
     assert launch("t", [spec], tmp_path, out=lines.append, progress=False) == {}  # nothing rerun silently
     assert any("STALE" in line for line in lines) and any(line.startswith("warning: 1 finished run") for line in lines)
     assert json.loads((run_dir(tmp_path, spec) / RECORD).read_text()) == record
+    config.unlink()  # a config that is gone: stale, and status still answers
+    assert stale(spec, record) and status("t", [spec], tmp_path)[0]["state"] == "done (stale)"
 
 
 def _write_entries(args):

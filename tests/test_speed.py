@@ -1,4 +1,6 @@
 """Speed harness: implementations checked equal before timing; checkpointing, compile, bf16."""
+import math
+
 import pytest
 import torch
 import vidtr
@@ -16,8 +18,6 @@ def test_speed_compares_implementations_on_the_same_weights(tmp_path):
     assert (df["tflops"] > 0).all() and (df["matmul_fraction"] > 0).all()
     assert (df["matmul_tflops"] > 0).all() and (df["mlp_matmul_tflops"] > 0).all()
     assert (df["matmul_fraction"] == df["tflops"] / df["matmul_tflops"]).all()
-    b2 = df[(df["batch"] == 2)]
-    assert ((b2["throughput"] - 2 / (b2["latency_ms"] / 1e3)).abs() < 1e-6).all()
     csv, md = sp.write(df, None, str(tmp_path), "vidtr-bench speed --test")
     header = csv.read_text().splitlines()[0]
     for col in ("model", "impl", "device", "dtype", "mode", "batch", "latency_ms", "throughput", "peak_mem_mb", "tflops"):
@@ -39,8 +39,10 @@ def test_a_wrong_implementation_is_caught_before_timing(monkeypatch):
         return (out * 1.5 if impl == "math" else out), attn
 
     monkeypatch.setattr(vidtr.vidtr, "_attend", broken)
-    with pytest.raises(AssertionError, match="attn_impl=math differs"):
-        sp.speed(["vidtr_s_8x8"], iters=1, warmup=0, progress=False, overrides=SMALL)
+    df = sp.speed(["vidtr_s_8x8"], iters=1, warmup=0, progress=False, overrides=SMALL).set_index("impl")
+    assert "attn_impl=math differs from attn_impl=released" in df.loc["math", "error"]
+    assert df.loc["math", ["latency_ms", "throughput", "speedup_vs_released"]].isna().all()  # never timed
+    assert df.loc["sdpa", "latency_ms"] > 0 and not df.loc["sdpa", "error"]  # the others still are
 
 
 def test_gradient_checkpointing_gives_the_same_gradients():
@@ -79,8 +81,7 @@ def test_compiled_and_eager_models_agree():
 def test_std_topk_overhead_is_measured():
     r = sp.std_topk_overhead("cpu", iters=2)
     assert r["plain_ms"] > 0 and r["std_topk_ms"] > 0 and r["overhead"] > -1
-    assert r["temporal_plain_ms"] > 0 and r["temporal_overhead"] == pytest.approx(
-        r["temporal_std_topk_ms"] / r["temporal_plain_ms"] - 1)
+    assert r["temporal_plain_ms"] > 0 and r["temporal_std_topk_ms"] > 0
 
 
 def _op_counts(model, x) -> "collections.Counter":
@@ -142,7 +143,8 @@ def test_known_gpus_have_their_dense_bf16_peak():
     assert sp.bf16_peak_tflops("NVIDIA H100 80GB HBM3") == 989.4
     assert sp.bf16_peak_tflops("NVIDIA H100 PCIe") == 756.5
     assert sp.bf16_peak_tflops("NVIDIA A100-SXM4-80GB") == 312.0
-    assert sp.bf16_peak_tflops("cpu (x86_64, 2 threads)") != sp.bf16_peak_tflops("cpu")  # NaN, never a number
+    assert math.isnan(sp.bf16_peak_tflops("cpu (x86_64, 2 threads)"))  # no peak is made up
+    assert math.isnan(sp.bf16_peak_tflops("NVIDIA GeForce GTX 1080"))
 
 
 def test_memory_ratio_pairs_separable_and_joint_rows_of_the_same_impl_batch_and_frames():
@@ -166,7 +168,26 @@ def test_tf32_is_refused_off_the_gpu():
 
 def test_runs_of_other_settings_write_other_files(tmp_path):
     kw = dict(impls=("sdpa",), iters=1, warmup=0, progress=False, overrides=dict(SMALL, depth=1))
-    eager = sp.write(sp.speed(["vidtr_s_8x8"], **kw), None, str(tmp_path), "a")
-    compiled = sp.write(sp.speed(["vidtr_s_8x8"], compile=True, **kw), None, str(tmp_path), "b")
-    assert {p.name for p in eager}.isdisjoint(p.name for p in compiled)
-    assert "`a`" in eager[1].read_text() and "`b`" in compiled[1].read_text()
+    runs = {"a": sp.speed(["vidtr_s_8x8"], **kw), "b": sp.speed(["vidtr_s_8x8"], compile=True, **kw),
+            "c": sp.speed(["vidtr_s_8x8"], **dict(kw, overrides=dict(SMALL, depth=1, num_frames=4))),
+            "d": sp.speed(["vidtr_s_8x8"], mode="train", grad_checkpointing=True, **kw)}
+    files = {k: sp.write(df, None, str(tmp_path), k) for k, df in runs.items()}
+    assert len({p.name for paths in files.values() for p in paths}) == 8
+    assert "_T4_" in files["c"][0].name and "_ckpt_" in files["d"][0].name
+    for k, (csv, md) in files.items():
+        assert f"`{k}`" in md.read_text()
+
+
+def test_a_batch_that_does_not_fit_is_a_row_and_no_speedup_is_made_of_it(monkeypatch):
+    real = sp._peak_step_mb
+
+    def oom_for_released(c, *a):
+        if c.impl == "released":
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(c, *a)
+
+    monkeypatch.setattr(sp, "_peak_step_mb", oom_for_released)
+    df = sp.speed(["vidtr_s_8x8"], iters=1, warmup=0, progress=False, overrides=SMALL).set_index("impl")
+    assert df.loc["released", "error"] == "out of memory" and math.isinf(df.loc["released", "latency_ms"])
+    assert df.loc["sdpa", "latency_ms"] > 0 and df["speedup_vs_released"].isna().all()
+    assert "OOM" in sp.summary(df.reset_index(), None, "cmd")

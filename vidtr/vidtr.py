@@ -289,7 +289,8 @@ class VidTrAttention(nn.Module):
         """The released code's computation, kept as the speed baseline (same outputs):
         projections as ``x @ W.t() + b``, every head layout made by permute + ``.contiguous()``
         (spatial q, k through two copies, as released), maps materialised with ``bmm``;
-        joint layers through ``nn.MultiheadAttention``'s own function, as released."""
+        joint layers through ``nn.MultiheadAttention``'s own function, as released. Under bf16
+        autocast the fp32 bias promotes ``x @ W.t() + b`` to fp32, as it would in the released code."""
         W, b, H = self.qkv.weight, self.qkv.bias, self.num_heads
         if self.mode == "joint":
             seq = x.transpose(0, 1)  # released runs sequence-first
