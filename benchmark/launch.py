@@ -74,11 +74,11 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
         raise ValueError(f"--executor slurm needs --cluster PROFILE; profiles: {', '.join(sl.list_profiles())}")
     profile = sl.load_profile(cluster) if executor == "slurm" else None
     done = {s.run_id for s in specs if (run_dir(home, s) / RECORD).exists()}
-    outdated = {s.run_id for s in specs if s.run_id in done and stale(s, read_record(home, s))}
+    states = status(table, specs, home, all_tables=True)
+    outdated = {r["run_id"] for r in states if r["state"] == "done (stale)"}
     # a run already queued or running (from this table or another that shares it) is not
     # submitted again, and --force will not pull its directory from under it
-    in_flight = {r["run_id"]: r["state"] for r in status(table, specs, home, all_tables=True)
-                 if r["state"] in ("pending", "running", "submitted")}
+    in_flight = {r["run_id"]: r["state"] for r in states if r["state"] in ("pending", "running", "submitted")}
     if force and in_flight:
         raise ValueError(f"--force: run(s) {sorted(in_flight)} are still {sorted(set(in_flight.values()))}; "
                          "cancel them first (scancel) or wait")
@@ -95,7 +95,8 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
         done, outdated = set(), set()
     out(_table_line(["run", "row", "model", "dataset", "state"]))
     for s in specs:
-        state = ("done, STALE (skipped)" if s.run_id in outdated else "done (skipped)" if s.run_id in done else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
+        state = ("done, STALE (skipped)" if s.run_id in outdated else "done (skipped)" if s.run_id in done
+                 else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
                  else "would launch" if dry_run else "launching")
         out(_table_line([s.run_id, s.row[:26], (s.model or "ensemble")[:22], s.dataset, state]))
     if outdated and not force:

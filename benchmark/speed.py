@@ -154,20 +154,22 @@ def _measure(built: dict, batch: int, mode: str, dev, dt, warmup: int, iters: in
         opt = torch.optim.SGD(c.model.parameters(), lr=1e-4) if mode == "train" else None
         steps[c.impl] = _step(c.runner, x, mode, dev, dt, opt)
 
-    def out_of_memory(c):  # clean up outside the except block, where the traceback no longer pins tensors
+    def fits(c, fn) -> bool:
+        try:
+            fn()
+            return True
+        except torch.OutOfMemoryError:
+            pass
+        # cleaned up here, outside the except block, where the traceback no longer pins tensors
         result[c.impl] = None
         for p in c.model.parameters():
             p.grad = None
         torch.cuda.empty_cache()
+        return False
 
     for c in live:
-        oom = False
-        try:
-            result[c.impl] = dict(times=[], peak_mb=_peak_step_mb(c, steps[c.impl], x, dev, warmup))
-        except torch.OutOfMemoryError:
-            oom = True
-        if oom:
-            out_of_memory(c)
+        result[c.impl] = dict(times=[])
+        fits(c, lambda: result[c.impl].update(peak_mb=_peak_step_mb(c, steps[c.impl], x, dev, warmup)))
     # the reference matmuls, at each matmul precision the implementations use
     refs = {(name, t32): _matmul(dev, dt, *shape) for name, shape in REFERENCE_MATMULS.items()
             for t32 in {c.tf32 for c in built.values()}}
@@ -175,14 +177,8 @@ def _measure(built: dict, batch: int, mode: str, dev, dt, warmup: int, iters: in
     for _ in range(iters):
         for c in live:
             if result[c.impl] is not None:
-                oom = False
-                try:
-                    with _matmul_precision(dev, c.tf32):
-                        result[c.impl]["times"].append(cx.time_once(steps[c.impl], dev))
-                except torch.OutOfMemoryError:
-                    oom = True
-                if oom:
-                    out_of_memory(c)
+                with _matmul_precision(dev, c.tf32):
+                    fits(c, lambda: result[c.impl]["times"].append(cx.time_once(steps[c.impl], dev)))
         for (name, t32), fn in refs.items():
             with _matmul_precision(dev, t32):
                 ref_times[(name, t32)].append(cx.time_once(fn, dev))
