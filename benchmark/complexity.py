@@ -92,7 +92,9 @@ def count_flops(module: nn.Module, inputs: Tensor) -> FlopCount:
 
 
 def count_paper_convention(backbone: nn.Module, clip: Tensor) -> float:
-    """GFLOPs by the convention the paper's numbers match (``official-code-notes.md``):
+    """GFLOPs by the convention the paper's numbers match (a module-hook counter that sees only
+    nn.Linear / nn.Conv modules, on the released code, whose attention projections are a raw
+    parameter and a custom linear):
     only the MLP linear layers and the patch stem, over patch tokens (class tokens and all
     attention arithmetic left out). Counted with hooks on a real forward pass, so the
     per-layer token counts are the ones the model actually produced."""

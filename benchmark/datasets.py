@@ -32,12 +32,11 @@ class DatasetInfo:
     num_classes: int
     multi_class: bool = False  # Charades: several labels per video, mAP
     sampler: str = "dense"  # "dense": clip_len x rate windows; "tsn": one frame per segment (SSv2)
-    metric: str = "top1"
 
 
 DATASET_INFO = {d.name: d for d in [
     DatasetInfo("kinetics400", 400), DatasetInfo("kinetics700", 700),
-    DatasetInfo("sthv2", 174, sampler="tsn"), DatasetInfo("charades", 157, multi_class=True, metric="map"),
+    DatasetInfo("sthv2", 174, sampler="tsn"), DatasetInfo("charades", 157, multi_class=True),
     DatasetInfo("ucf101", 101), DatasetInfo("hmdb51", 51),
 ]}
 

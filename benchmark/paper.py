@@ -1,7 +1,8 @@
 """Every table of the VidTr paper as data: rows, each a model (a VidTr name, a baseline
 name, or None for models only the paper has), its input, its evaluation views and the
-paper's reference values. The one place that holds the paper's numbers (transcribed from
-``shared/paper/tables.md``; a trailing ``?`` marks a cell the OCR leaves uncertain).
+paper's reference values. The one place that holds the paper's numbers (transcribed from a
+cleaned reading of the paper's tables, which OCR mangles; a trailing ``?`` marks a cell the OCR
+leaves uncertain).
 
 Values are written as the paper prints them, one whitespace-separated cell per metric:
 ``-`` is an empty cell, ``30x39`` is "views x per-view GFLOPs".
@@ -262,16 +263,6 @@ TABLES = {t.id: t for t in [
         ("En-VidTr-L + CSN-152", None, "32x4", "51.2", dict(members=[("vidtr_l_32x2", 32), ("csn_ir152", 32, 256)])),
     ]),
 ]}
-
-# Table A.4: per-class top-1 difference, VidTr-S minus I3D50 (Kinetics-400 val)
-PER_CLASS_GAIN = {
-    "making a cake": 26.0, "catching fish": 21.2, "catching or throwing baseball": 20.8, "stretching arm": 19.1,
-    "spraying": 18.0, "shaking head": -21.7, "dunking basketball": -20.8, "lunge": -19.9, "playing guitar": -19.9,
-    "tap dancing": -16.3,
-}
-
-# Memory claims of the text (GB, one training step, batch 1)
-MEMORY_CLAIMS = {"joint_16x224_min_gb": 16.0, "separable_vs_joint_ratio": 3.3}
 
 
 def get_table(table_id: str) -> Table:

@@ -11,16 +11,15 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
 from .runs import DATA_ROOT, RunSpec
+from .video_io import write_clip
 
 CONFIG = "benchmark/configs/smoke.py"
 CLASSES = ("moving right", "moving left")
 
 
 def make_clips(root, n_train: int = 12, n_test: int = 6, size: int = 32, frames: int = 16, seed: int = 0) -> Path:
-    """Write ``root/smoke/videos/*.avi`` (MJPG) and ``train_list.txt`` / ``val_list.txt``.
+    """Write ``root/smoke/videos/*.avi`` (MJPG, 8 fps) and ``train_list.txt`` / ``val_list.txt``.
     Deterministic; existing files are reused."""
-    import cv2
-
     base = Path(root) / "smoke"
     if (base / "val_list.txt").exists():
         return base
@@ -32,16 +31,16 @@ def make_clips(root, n_train: int = 12, n_test: int = 6, size: int = 32, frames:
         for i in range(n):
             label = i % 2
             name = f"{split}_{i:03d}.avi"
-            writer = cv2.VideoWriter(str(base / "videos" / name), cv2.VideoWriter_fourcc(*"MJPG"), 8, (size, size))
             y, side = int(rng.integers(0, size - 8)), int(rng.integers(5, 9))
             colour = rng.integers(80, 256, size=3).tolist()
+            clip = np.empty((frames, size, size, 3), np.uint8)
             for t in range(frames):
                 x = int((t / (frames - 1)) * (size - side))
-                frame = rng.integers(0, 40, size=(size, size, 3), dtype=np.uint8)
+                clip[t] = rng.integers(0, 40, size=(size, size, 3), dtype=np.uint8)
                 x = x if label == 0 else size - side - x
-                frame[y:y + side, x:x + side] = colour
-                writer.write(frame)
-            writer.release()
+                clip[t, y:y + side, x:x + side] = colour
+            if not write_clip(base / "videos" / name, clip, "MJPG", 8):
+                raise RuntimeError(f"smoke: could not write {base / 'videos' / name}")
             lines.append(f"{name} {label}")
         lists[split] = lines
     for split, lines in lists.items():

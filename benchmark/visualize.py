@@ -8,6 +8,8 @@ from typing import Optional
 import numpy as np
 import torch
 
+from .video_io import read_video
+
 MEAN = np.array([123.675, 116.28, 103.53])
 STD = np.array([58.395, 57.12, 57.375])
 
@@ -15,32 +17,20 @@ STD = np.array([58.395, 57.12, 57.375])
 def load_clip(video: str, num_frames: int, interval: int, size: int) -> tuple[np.ndarray, torch.Tensor]:
     """``num_frames`` frames ``interval`` apart from the middle of ``video`` (RGB uint8,
     short side resized to ``size``, centre-cropped) and the normalised (1, 3, T, H, W) clip."""
-    import cv2
-    import decord
-
     path = Path(video)
     if not path.is_file():
         raise FileNotFoundError(f"video not found: {path}")
-    try:
-        reader = decord.VideoReader(str(path))
-    except Exception as e:  # decord raises its own DECORDError
-        raise ValueError(f"cannot decode {path}: {e}") from None
-    n = len(reader)
+    frames, _ = read_video(path, size, crop_first=False)
+    n = len(frames)
+    if n == 0:
+        raise ValueError(f"cannot decode {path}")
     span = (num_frames - 1) * interval + 1
     if span > n:  # short video: spread the frames over all of it
         idx = np.linspace(0, n - 1, num_frames).round().astype(int)
     else:
         start = (n - span) // 2
         idx = start + interval * np.arange(num_frames)
-    frames = reader.get_batch(list(idx)).asnumpy()
-    out = []
-    for f in frames:
-        h, w = f.shape[:2]
-        scale = size / min(h, w)
-        f = cv2.resize(f, (max(size, round(w * scale)), max(size, round(h * scale))), interpolation=cv2.INTER_AREA)
-        y, x = (f.shape[0] - size) // 2, (f.shape[1] - size) // 2
-        out.append(f[y:y + size, x:x + size])
-    frames = np.stack(out)
+    frames = frames[idx]
     clip = torch.from_numpy(((frames - MEAN) / STD).astype(np.float32)).permute(3, 0, 1, 2).unsqueeze(0)
     return frames, clip
 

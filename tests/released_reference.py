@@ -1,5 +1,5 @@
 """An independent, deliberately naive re-statement of the authors' released VidTr forward
-pass (``shared/paper/official-code-notes.md``), used only by the tests.
+pass (amazon-science/gluonmm, VidTr folder), used only by the tests.
 
 It reads a checkpoint in the released key layout and loops over samples, heads, columns
 and rows in the released code's sequence-first (L, B, D) layout, so that the vectorised

@@ -1,5 +1,5 @@
-"""The built-in demo dataset of real clips (benchmark.demo_data): decodable, labelled, temporal-only
-classes, leak-free splits, deterministic and idempotent builds."""
+"""The built-in demo dataset of real clips (benchmark.demo_data, its sources and video I/O):
+decodable, labelled, temporal-only classes, leak-free splits, deterministic and idempotent builds."""
 import hashlib
 import json
 from collections import defaultdict
@@ -7,15 +7,9 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from benchmark.demo_data import (
-    CLASSES,
-    OPENCV_DOC,
-    NoSourceClipsError,
-    build_demo_dataset,
-    decode_source,
-    find_source_clips,
-    source_group,
-)
+from benchmark.demo_data import CLASSES, build_demo_dataset
+from benchmark.demo_sources import OPENCV_DOC, NoSourceClipsError, find_source_clips, source_group
+from benchmark.video_io import count_frames, read_video, write_clip
 
 decord = pytest.importorskip("decord")
 
@@ -166,5 +160,17 @@ def test_rebuild_never_deletes_outside_root(tmp_path):
 
 @pytest.mark.skipif(not (OPENCV_DOC / "examples/data/tree.avi").is_file(), reason="opencv-doc not installed")
 def test_frames_are_counted_by_decoding_not_from_the_header():
-    frames, info = decode_source(OPENCV_DOC / "examples/data/tree.avi", 16)
+    frames, info = read_video(OPENCV_DOC / "examples/data/tree.avi", 16)
     assert info["decoded_frames"] == len(frames) < info["header_frames"]
+
+
+def test_clips_are_written_and_read_as_rgb(tmp_path):
+    clip = np.zeros((4, 24, 40, 3), np.uint8)
+    clip[..., 0] = 220  # red
+    path = tmp_path / "red.avi"
+    assert write_clip(path, clip, "MJPG", 8)
+    assert count_frames(path) == (4, (24, 40))
+    frames, info = read_video(path, 16)
+    assert frames.shape == (4, 16, 16, 3) and info["decoded_frames"] == 4
+    assert frames[..., 0].min() > 200 and frames[..., 2].max() < 30
+    assert _read(tmp_path, "red.avi")[..., 0].min() > 200  # decord, training's reader, agrees

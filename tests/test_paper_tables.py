@@ -1,4 +1,5 @@
-"""The paper's tables as data: complete, consistent with shared/paper/tables.md, valid names."""
+"""The paper's tables as data: complete, valid names, and consistent with the cleaned tables in
+:data:`TABLES_MD` (outside the repository, beside the checkout; that test skips without it)."""
 import re
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def test_uncertain_cells_and_views_are_parsed():
 
 
 def _md_tables():
-    """Table id -> list of (cells by column name) from shared/paper/tables.md."""
+    """Table id -> list of (cells by column name) from :data:`TABLES_MD`."""
     out, current, header = {}, None, None
     for line in TABLES_MD.read_text().splitlines():
         m = re.match(r"^## Table (\S+?):", line) or re.match(r"^\((\w)\) ", line)

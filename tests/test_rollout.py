@@ -66,3 +66,6 @@ def test_rollout_command_draws_a_real_clip(tmp_path):
         assert gif.n_frames == 8 and gif.size == (224, 224)
     with pytest.raises(SystemExit, match="video not found"):
         main(["rollout", str(tmp_path / "nope.mp4"), "--model", "vidtr_s_8x8", "--out", str(tmp_path)])
+    (tmp_path / "bad.mp4").write_bytes(b"not a video" * 50)
+    with pytest.raises(SystemExit, match="cannot decode"):
+        main(["rollout", str(tmp_path / "bad.mp4"), "--model", "vidtr_s_8x8", "--out", str(tmp_path)])
