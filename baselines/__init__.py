@@ -59,6 +59,6 @@ def baseline_cfg(name: str, num_classes: int = 400) -> dict:
 
 def build_baseline(name: str, num_classes: int = 400):
     """The baseline's mmaction2 recognizer, randomly initialised (weights: load_from a local file)."""
-    from vidtr.zoo import _build
+    from vidtr import build
 
-    return _build(baseline_cfg(name, num_classes))
+    return build(baseline_cfg(name, num_classes))

@@ -69,11 +69,11 @@ def complexity(spec: RunSpec, latency_iters: int = 5) -> dict:
 
     from . import complexity as cx
     from .runs import REPO
-    from vidtr.zoo import _build, init_weights_quietly
+    from vidtr import build, init_weights_quietly
 
     cfg = Config.fromfile(str(REPO / spec.config))
     cfg.merge_from_dict({k: v for k, v in spec.overrides.items() if k.startswith("model.")})
-    model = _build(cfg.model.to_dict())
+    model = build(cfg.model.to_dict())
     init_weights_quietly(model)
     model.eval()
     b = model.backbone.spec

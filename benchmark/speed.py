@@ -297,7 +297,7 @@ def std_topk_overhead(device: str = "cpu", T: int = 8, iters: int = 5) -> dict:
     from vidtr.vidtr import Block
 
     dev = torch.device(device)
-    spec = vidtr.zoo.resolve_spec("cvidtr_s_8x8", dict(drop_rate=0.0, attn_drop_rate=0.0, num_frames=T))
+    spec = vidtr.resolve_spec("cvidtr_s_8x8", dict(drop_rate=0.0, attn_drop_rate=0.0, num_frames=T))
     plain, pooled = Block(spec, "temporal_spatial").to(dev).eval(), Block(spec, "temporal_spatial", "std_topk", T - 2)
     pooled.load_state_dict(plain.state_dict())
     pooled = pooled.to(dev).eval()

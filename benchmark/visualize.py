@@ -69,7 +69,7 @@ def rollout_figure(video: str, model: str, out_dir: str, checkpoint: Optional[st
 
     backbone = load_backbone(model, checkpoint, trust)
     spec = backbone.spec
-    _, interval = vidtr.input_of(model)
+    _, interval = vidtr.clip_of(model)
     frames, clip = load_clip(video, spec.num_frames, interval, spec.img_size)
     maps = attention_rollout(backbone, clip, layers)
     T = spec.tokens_t

@@ -12,7 +12,7 @@ TINY = dict(embed_dims=32, num_heads=4)
 
 
 def tiny(name: str, **extra) -> dict:
-    spec = vidtr.zoo.resolve_spec(name, {})
+    spec = vidtr.resolve_spec(name, {})
     return dict(TINY, img_size=2 * spec.patch_size, **extra)
 
 

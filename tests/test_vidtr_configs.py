@@ -10,10 +10,10 @@ ALL = vidtr.list_models()
 def test_every_named_model_has_a_config_with_its_clip(name):
     cfg = Config.fromfile(str(vidtr.config_path(name)))
     assert cfg.model.type == "Recognizer3D" and cfg.model.backbone == dict(type="VidTr", arch=name, pretrained=None)
-    spec = vidtr.zoo.resolve_spec(name, {})
+    spec = vidtr.resolve_spec(name, {})
     assert cfg.model.cls_head.in_channels == spec.embed_dims
-    clip_len, interval = vidtr.input_of(name)
-    assert clip_len == spec.num_frames
+    clip_len, interval = vidtr.clip_of(name)
+    assert clip_len == spec.num_frames and name.endswith(f"_{clip_len}x{interval}")
     for split, clips in (("train", 1), ("val", 1), ("test", 10)):
         sample = next(t for t in cfg[f"{split}_dataloader"].dataset.pipeline if t.type == "SampleFrames")
         assert (sample.clip_len, sample.frame_interval, sample.num_clips) == (clip_len, interval, clips)

@@ -189,9 +189,7 @@ def test_released_checkpoint_gives_the_released_codes_logits(tmp_path, name):
     logits equal an independent, naive re-statement of the released forward pass."""
     original = vidtr.build_recognizer(name, num_classes=6, **tiny(name))
     randomise(original)
-    from vidtr.weights import VidTrClassifier
-
-    released_sd = to_released(VidTrClassifier(original.backbone, original.cls_head))
+    released_sd = to_released(vidtr.VidTrClassifier(original.backbone, original.cls_head))
     path = tmp_path / "released.pth"
     torch.save({"model": {"module." + k: v for k, v in released_sd.items()}}, path)
     model = vidtr.load_released(name, path, **tiny(name))
@@ -208,10 +206,8 @@ def test_released_checkpoint_gives_the_released_codes_logits(tmp_path, name):
 
 
 def test_released_checkpoint_that_does_not_fit_names_the_key(tmp_path):
-    from vidtr.weights import VidTrClassifier
-
     m = vidtr.build_recognizer("cvidtr_s_8x8", num_classes=6, **tiny("cvidtr_s_8x8"))
-    sd = to_released(VidTrClassifier(m.backbone, m.cls_head))
+    sd = to_released(vidtr.VidTrClassifier(m.backbone, m.cls_head))
     bad = dict(sd, pos_embedding=sd["pos_embedding"][:, :-4])
     torch.save(bad, tmp_path / "short_pos.pth")
     with pytest.raises(CheckpointError, match="'pos_embedding' has shape"):

@@ -9,13 +9,17 @@ _compat.apply()
 
 import mmaction.models  # noqa: E402,F401  (populates mmaction2's registries)
 
-from .vidtr import VidTr, VidTrAttention, VidTrSpec, std_topk_indices  # noqa: E402
-from .weights import CheckpointError, load_released, load_vit_into, read_checkpoint  # noqa: E402
-from .zoo import (  # noqa: E402
-    build_backbone, build_recognizer, config_path, get_arch, input_of, list_models, recognizer_cfg)
+from .builders import (  # noqa: E402
+    VidTrClassifier, build, build_backbone, build_recognizer, clip_of, config_path, init_weights_quietly,
+    load_released, recognizer_cfg)
+from .vidtr import (  # noqa: E402
+    ReleasedStructureAttention, VidTr, VidTrAttention, VidTrSpec, get_arch, list_models, resolve_spec,
+    std_topk_indices)
+from .weights import CheckpointError, load_vit_into, read_checkpoint  # noqa: E402
 
 __all__ = [
-    "VidTr", "VidTrAttention", "VidTrSpec", "std_topk_indices", "CheckpointError", "load_released",
-    "load_vit_into", "read_checkpoint", "build_backbone", "build_recognizer", "config_path", "get_arch", "input_of",
-    "list_models", "recognizer_cfg",
+    "VidTr", "VidTrAttention", "ReleasedStructureAttention", "VidTrSpec", "std_topk_indices", "CheckpointError",
+    "read_checkpoint", "load_vit_into", "load_released", "VidTrClassifier", "build", "build_backbone",
+    "build_recognizer", "recognizer_cfg", "config_path", "clip_of", "get_arch", "list_models", "resolve_spec",
+    "init_weights_quietly",
 ]

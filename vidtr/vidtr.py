@@ -1,18 +1,21 @@
 """VidTr: Video Transformer Without Convolutions (Li et al., ICCV 2021), as one backbone.
 
-One attention module covers the family; its options select the variant:
+One attention module, :class:`VidTrAttention`, covers the family; its options select the variant:
 
 * ``temporal_mode``: ``joint`` (vanilla video transformer over all tokens),
   ``temporal_spatial`` (VidTr), ``spatial_temporal`` (reversed order), ``spatial_only``
   (per-frame attention, per-frame class tokens averaged; Table 4b).
 * ``pool`` + ``pool_layers`` + ``pool_keep``: temporal down-sampling inside chosen layers
   (compact VidTr): ``std_topk`` (the paper's), ``avg`` and ``conv1d`` (stride 2, Table 4d).
-* ``fidelity``: ``released`` reproduces the authors' released code (see
-  ``shared/paper/official-code-notes.md``); ``paper`` follows the paper's equations.
-  Each difference is listed on :class:`VidTrSpec`.
+* ``fidelity``: ``released`` reproduces the authors' released code; ``paper`` follows the
+  paper's equations (Sec. 3). Each difference is listed on :class:`VidTrSpec`.
 * ``attn_impl``: ``sdpa`` (fused ``scaled_dot_product_attention`` wherever no attention
   map is needed), ``math`` (maps materialised; used for rollout) or ``released`` (the
-  released code's structure: contiguous copies and ``bmm``; the speed baseline). Same outputs.
+  released code's structure, :class:`ReleasedStructureAttention`: contiguous copies and
+  ``bmm``; the speed baseline). Same outputs.
+
+Named configurations (Table 1, Table 2's Vanilla-Tr, one per Table 4 row) are partial
+specs in :attr:`VidTr.arch_zoo`, selected by ``VidTr(arch=NAME)``.
 
 Token layouts (rows are time, columns are space):
 
@@ -25,8 +28,8 @@ Token layouts (rows are time, columns are space):
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -38,13 +41,15 @@ from torch import Tensor, nn
 
 from mmaction.registry import MODELS
 
+from .weights import load_vit_into
+
 TEMPORAL_MODES = ("joint", "temporal_spatial", "spatial_temporal", "spatial_only")
 POOLINGS = (None, "std_topk", "avg", "conv1d")
 FIDELITIES = ("released", "paper")
 ATTN_IMPLS = ("sdpa", "math", "released")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class VidTrSpec:
     """Every option of the backbone. Named configurations (``vidtr.list_models()``) are
     partial specs; keyword overrides are checked against these field names.
@@ -166,7 +171,8 @@ class VidTrSpec:
 
 
 def _attend(q: Tensor, k: Tensor, v: Tensor, drop: float, impl: str, need_map: bool = False):
-    """Softmax attention over the last-but-one axis; returns (output, map or None)."""
+    """Softmax attention over the last-but-one axis, fused (``sdpa``) or with the map
+    materialised (``math``, or whenever ``need_map``); returns (output, map or None)."""
     if impl == "sdpa" and not need_map:
         if q.dim() > 4:
             # 4-D inputs for SDPA: its fused CPU/GPU kernels take (B, H, L, E), and inductor
@@ -175,14 +181,6 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, drop: float, impl: str, need_map: b
             q, k, v = (t.reshape(-1, *t.shape[-3:]) for t in (q, k, v))
             return F.scaled_dot_product_attention(q, k, v, dropout_p=drop).view(*lead, -1, v.shape[-1]), None
         return F.scaled_dot_product_attention(q, k, v, dropout_p=drop), None
-    if impl == "released":
-        # The released code's attention as a speed baseline: (batch, L, E) operands,
-        # bmm / scale / softmax / dropout / bmm, the map materialised.
-        lead, (L, E), S = q.shape[:-2], q.shape[-2:], k.shape[-2]
-        q3, k3, v3 = (t.contiguous().view(-1, t.shape[-2], t.shape[-1]) for t in (q, k, v))
-        attn = torch.bmm(q3, k3.permute(0, 2, 1)) / math.sqrt(E)
-        attn = F.dropout(attn.softmax(dim=-1), drop, training=drop > 0)
-        return torch.bmm(attn, v3).view(*lead, L, v.shape[-1]), attn.view(*lead, L, S)
     attn = (q @ k.transpose(-2, -1)) * q.shape[-1] ** -0.5
     attn = attn.softmax(dim=-1)
     return F.dropout(attn, drop, training=drop > 0) @ v, attn
@@ -225,7 +223,7 @@ class VidTrAttention(nn.Module):
     """Multi-head attention over a (B, R, C, D) token grid (rows = time, columns = space),
     or a (B, L, D) sequence for ``joint``. Returns (output, reduce) where ``reduce`` maps
     any (..., T, E) tensor laid out like the temporal queries to the pooled temporal
-    length (None when this layer does not pool)."""
+    length (None when this layer does not pool). ``impl``: ``sdpa`` or ``math``."""
 
     def __init__(self, dim: int, num_heads: int, mode: str, fidelity: str = "released",
                  pool: Optional[str] = None, keep: Optional[int] = None,
@@ -285,40 +283,7 @@ class VidTrAttention(nn.Module):
             self.maps["temporal_index"] = idx
         return rows @ v, lambda t: _gather_time(t, idx)
 
-    def _released_structure(self, x: Tensor):
-        """The released code's computation, kept as the speed baseline (same outputs):
-        projections as ``x @ W.t() + b``, every head layout made by permute + ``.contiguous()``
-        (spatial q, k through two copies, as released), maps materialised with ``bmm``;
-        joint layers through ``nn.MultiheadAttention``'s own function, as released. Under bf16
-        autocast the fp32 bias promotes ``x @ W.t() + b`` to fp32, as it would in the released code."""
-        W, b, H = self.qkv.weight, self.qkv.bias, self.num_heads
-        if self.mode == "joint":
-            seq = x.transpose(0, 1)  # released runs sequence-first
-            out = F.multi_head_attention_forward(
-                seq, seq, seq, x.shape[-1], H, W, b, None, None, False, self.attn_drop, self.proj.weight,
-                self.proj.bias, training=self.training, need_weights=True)[0]
-            return out.transpose(0, 1), None
-        B, R, C, D = x.shape
-        q, k, v = (x @ W.t() + b).view(B, R, C, 3, H, -1).unbind(3)  # (B, R, C, H, E) views
-        temporal = lambda t: t.permute(0, 3, 2, 1, 4).contiguous()  # noqa: E731 (B, H, C, R, E)
-        spatial = lambda t: t.permute(0, 3, 4, 1, 2).contiguous().permute(0, 1, 3, 4, 2).contiguous()  # noqa: E731
-        to_spatial = lambda t: t.transpose(-3, -2).contiguous()  # noqa: E731 (B, H, C, R, E) -> (B, H, R, C, E)
-        if self.mode == "temporal_spatial":
-            qt, kt = temporal(q), temporal(k)
-            o, reduce = self._temporal(qt, kt, temporal(v))
-            qs, ks = (to_spatial(reduce(qt)), to_spatial(reduce(kt))) if reduce else (spatial(q), spatial(k))
-            o = self._attn(qs, ks, to_spatial(o), "spatial")
-        else:
-            s = self._attn(spatial(q), spatial(k), spatial(v), "spatial")
-            o, reduce = self._temporal(temporal(q), temporal(k), s.transpose(-3, -2).contiguous())
-            o = to_spatial(o)
-        o = o.permute(0, 2, 3, 1, 4).contiguous().view(B, -1, C, D)
-        return o @ self.proj.weight.t() + self.proj.bias, reduce
-
     def forward(self, x: Tensor):
-        if self.impl == "released" and self.fidelity == "released" and self.mode != "spatial_only" \
-                and not self.record_maps:
-            return self._released_structure(x)
         if self.mode == "joint" or self.mode == "spatial_only":
             q, k, v = self._heads(x, self.qkv)  # (B, H, L, hd) or (B, H, T, N, hd)
             return self._merge(self._attn(q, k, v, self.mode.split("_")[0]), self.proj), None
@@ -348,6 +313,61 @@ class VidTrAttention(nn.Module):
         return self._merge(o, self.proj), reduce
 
 
+class ReleasedStructureAttention(VidTrAttention):
+    """The released code's computation of the ``released`` fidelity, kept as the speed
+    baseline (``attn_impl='released'``); same parameters, state-dict keys and outputs as
+    :class:`VidTrAttention`. Projections run as ``x @ W.t() + b``, every head layout is made
+    by permute + ``.contiguous()`` (spatial q, k through two copies, as released), maps are
+    materialised with ``bmm``; joint layers go through ``nn.MultiheadAttention``'s own
+    function, as released. Under bf16 autocast the fp32 bias promotes ``x @ W.t() + b`` to
+    fp32, as it would in the released code. With ``record_maps`` (rollout) it computes as
+    VidTrAttention with ``impl='math'``."""
+
+    def __init__(self, dim: int, num_heads: int, mode: str, pool: Optional[str] = None,
+                 keep: Optional[int] = None, attn_drop: float = 0.0):
+        if mode == "spatial_only":
+            raise ValueError("ReleasedStructureAttention: the released code has no spatial-only attention")
+        super().__init__(dim, num_heads, mode, "released", pool, keep, attn_drop, impl="math")
+
+    def _attn(self, q, k, v, name: str):
+        """The released attention: (batch, L, E) operands, bmm / scale / softmax / dropout / bmm."""
+        if self.record_maps:
+            return super()._attn(q, k, v, name)
+        drop = self.attn_drop if self.training else 0.0
+        lead, (L, E) = q.shape[:-2], q.shape[-2:]
+        q3, k3, v3 = (t.contiguous().view(-1, t.shape[-2], t.shape[-1]) for t in (q, k, v))
+        attn = torch.bmm(q3, k3.permute(0, 2, 1)) / math.sqrt(E)
+        attn = F.dropout(attn.softmax(dim=-1), drop, training=drop > 0)
+        return torch.bmm(attn, v3).view(*lead, L, v.shape[-1])
+
+    def forward(self, x: Tensor):
+        if self.record_maps:  # rollout: the maps, through the materialised path
+            return super().forward(x)
+        W, b, H = self.qkv.weight, self.qkv.bias, self.num_heads
+        if self.mode == "joint":
+            seq = x.transpose(0, 1)  # released runs sequence-first
+            out = F.multi_head_attention_forward(
+                seq, seq, seq, x.shape[-1], H, W, b, None, None, False, self.attn_drop, self.proj.weight,
+                self.proj.bias, training=self.training, need_weights=True)[0]
+            return out.transpose(0, 1), None
+        B, R, C, D = x.shape
+        q, k, v = (x @ W.t() + b).view(B, R, C, 3, H, -1).unbind(3)  # (B, R, C, H, E) views
+        temporal = lambda t: t.permute(0, 3, 2, 1, 4).contiguous()  # noqa: E731 (B, H, C, R, E)
+        spatial = lambda t: t.permute(0, 3, 4, 1, 2).contiguous().permute(0, 1, 3, 4, 2).contiguous()  # noqa: E731
+        to_spatial = lambda t: t.transpose(-3, -2).contiguous()  # noqa: E731 (B, H, C, R, E) -> (B, H, R, C, E)
+        if self.mode == "temporal_spatial":
+            qt, kt = temporal(q), temporal(k)
+            o, reduce = self._temporal(qt, kt, temporal(v))
+            qs, ks = (to_spatial(reduce(qt)), to_spatial(reduce(kt))) if reduce else (spatial(q), spatial(k))
+            o = self._attn(qs, ks, to_spatial(o), "spatial")
+        else:
+            s = self._attn(spatial(q), spatial(k), spatial(v), "spatial")
+            o, reduce = self._temporal(temporal(q), temporal(k), s.transpose(-3, -2).contiguous())
+            o = to_spatial(o)
+        o = o.permute(0, 2, 3, 1, 4).contiguous().view(B, -1, C, D)
+        return o @ self.proj.weight.t() + self.proj.bias, reduce
+
+
 class Block(nn.Module):
     """Pre-norm transformer layer: x + Attn(LN(x) [+ pos]); x + MLP(LN(x))."""
 
@@ -356,8 +376,12 @@ class Block(nn.Module):
         dim, eps = spec.embed_dims, 1e-5 if spec.fidelity == "released" else 1e-6
         act = nn.ReLU if spec.fidelity == "released" else nn.GELU
         self.norm1 = nn.LayerNorm(dim, eps=eps)
-        self.attn = VidTrAttention(dim, spec.num_heads, mode, spec.fidelity, pool, keep,
-                                   spec.attn_drop_rate, spec.attn_impl)
+        if spec.attn_impl == "released" and spec.fidelity == "released" and mode != "spatial_only":
+            self.attn = ReleasedStructureAttention(dim, spec.num_heads, mode, pool, keep, spec.attn_drop_rate)
+        else:  # the released code has neither the paper's attention nor spatial-only attention
+            impl = "math" if spec.attn_impl == "released" else spec.attn_impl
+            self.attn = VidTrAttention(dim, spec.num_heads, mode, spec.fidelity, pool, keep,
+                                       spec.attn_drop_rate, impl)
         self.drop1 = nn.Dropout(spec.drop_rate)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         # timm's Mlp: fc1 -> act -> dropout -> fc2 -> dropout, as the released layer
@@ -392,22 +416,68 @@ class Block(nn.Module):
         return x, cls
 
 
+_VIT_B16 = dict(embed_dims=768, depth=12, num_heads=12, mlp_ratio=4.0, patch_size=16)
+_VIT_L16 = dict(embed_dims=1024, depth=24, num_heads=16, mlp_ratio=4.0, patch_size=16)
+# T2T-ViT-14 sized: width 384, 14 layers, 6 heads, MLP ratio 3. Simplified: a plain
+# 16x16 patch stem replaces T2T's tokens-to-token module (soft split + small
+# transformers), so FLOPs are lower than the paper's T2T row and T2T weights do not load.
+_T2T_14 = dict(embed_dims=384, depth=14, num_heads=6, mlp_ratio=3.0, patch_size=16)
+_S = dict(_VIT_B16, num_frames=8)  # VidTr-S, which Tables 4a-4c vary
+_CS = dict(_S, pool="std_topk")  # std-topK C-VidTr-S, which Tables 4d-4f vary
+
+
 @MODELS.register_module()
 class VidTr(BaseModule):
     """VidTr backbone for mmaction2: (B, 3, T, H, W) clips -> (B, D) clip features.
 
     Args:
-        arch: a named configuration (``vidtr.list_models()``), or None for the defaults.
+        arch: a named configuration (a key of :attr:`arch_zoo`), or None for the defaults.
         pretrained: a local ViT checkpoint (timm/HF state dict, .pth/.safetensors, or
             Google .npz) inflated into this model by :meth:`init_weights`.
         **overrides: any :class:`VidTrSpec` field.
     """
 
+    # Named configurations: partial specs, the rest VidTrSpec's defaults. The name's
+    # suffix is the clip (frames x sampling interval) of its config file's pipeline.
+    arch_zoo: dict[str, dict] = {
+        # Table 1 / 2 / 3
+        "vidtr_s_8x8": _S,
+        # released: the 16-frame model adds the positional embedding in every layer
+        "vidtr_m_16x4": dict(_VIT_B16, num_frames=16, pos_every_layer=True),
+        "vidtr_l_32x2": dict(_VIT_B16, num_frames=32),
+        # released C-VidTr-S config; Table 1 prints [1,2,4] -> [6,4,2]
+        "cvidtr_s_8x8": dict(_CS, pool_layers=(1, 3, 5), pool_keep=(6, 4, 2)),
+        "cvidtr_m_16x4": dict(_VIT_B16, num_frames=16, pool="std_topk", pool_layers=(1, 2, 4), pool_keep=(8, 4, 2)),
+        "cvidtr_l_32x2": dict(_VIT_B16, num_frames=32, pool="std_topk", pool_layers=(1, 2, 4, 6),
+                              pool_keep=(16, 8, 4, 2)),
+        "vanilla_tr_8x8": dict(_S, temporal_mode="joint"),
+        # Table 4a: patching (VidTr-S)
+        "vidtr_s_cubic4x16_8x8": dict(_S, tubelet_size=4),
+        "vidtr_s_cubic2x16_8x8": dict(_S, tubelet_size=2),
+        "vidtr_s_square1x16_8x8": _S,
+        "vidtr_s_square1x32_8x8": dict(_S, patch_size=32),
+        # Table 4b: temporal modelling (VidTr-S)
+        "vidtr_s_spatial_only_8x8": dict(_S, temporal_mode="spatial_only"),
+        "vidtr_s_joint_8x8": dict(_S, temporal_mode="joint"),
+        "vidtr_s_temporal_spatial_8x8": _S,
+        "vidtr_s_spatial_temporal_8x8": dict(_S, temporal_mode="spatial_temporal"),
+        # Table 4c: backbone / initialisation
+        "vidtr_t2t14_8x8": dict(_S, **_T2T_14),
+        "vidtr_b16_8x8": _S,
+        "vidtr_l16_8x8": dict(_S, **_VIT_L16),
+        # Table 4d: down-sampling method (C-VidTr-S). Stride-2 pooling cannot keep 6 of 8
+        # frames, so avg and conv1d halve T twice at layers 1 and 3 (8 -> 4 -> 2).
+        "cvidtr_s_avgpool_8x8": dict(_S, pool="avg", pool_layers=(1, 3), pool_keep=(4, 2)),
+        "cvidtr_s_conv1d_8x8": dict(_S, pool="conv1d", pool_layers=(1, 3), pool_keep=(4, 2)),
+        "cvidtr_s_stdtopk_8x8": dict(_CS, pool_layers=(1, 3, 5), pool_keep=(6, 4, 2)),
+        # Table 4e (layers k, k+2) and 4f (layer 1 and 1+gap): std-topK, T 8 -> 4 -> 2
+        **{f"cvidtr_s_ds{a}_{b}_8x8": dict(_CS, pool_layers=(a, b), pool_keep=(4, 2))
+           for a, b in [(0, 2), (1, 3), (2, 4), (6, 8), (1, 2), (1, 4), (1, 5)]},
+    }
+
     def __init__(self, arch: Optional[str] = None, pretrained: Optional[str] = None,
                  init_cfg=None, **overrides):
         super().__init__(init_cfg=init_cfg)
-        from .zoo import resolve_spec  # zoo imports this module
-
         self.arch = arch
         self.spec = spec = resolve_spec(arch, overrides)
         self.pretrained = pretrained
@@ -454,8 +524,6 @@ class VidTr(BaseModule):
         """mmengine hook: inflate ``pretrained`` (a local ViT checkpoint) when given."""
         super().init_weights()
         if self.pretrained:
-            from .weights import load_vit_into
-
             load_vit_into(self, self.pretrained)
 
     def _check_input(self, x: Tensor):
@@ -506,3 +574,23 @@ class VidTr(BaseModule):
 
     def attention_modules(self) -> list[VidTrAttention]:
         return [blk.attn for blk in self.blocks]
+
+
+def list_models() -> list[str]:
+    return sorted(VidTr.arch_zoo)
+
+
+def get_arch(name: str) -> dict:
+    if name not in VidTr.arch_zoo:
+        raise KeyError(f"unknown VidTr model {name!r}; valid names: {', '.join(list_models())}")
+    return dict(VidTr.arch_zoo[name])
+
+
+def resolve_spec(arch: Optional[str], overrides: dict) -> VidTrSpec:
+    """Named configuration + keyword overrides -> a validated spec (unknown keys named)."""
+    fields = {f.name for f in dataclasses.fields(VidTrSpec)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise TypeError(f"VidTr: unknown option(s) {unknown}; valid options: {sorted(fields)}")
+    base = get_arch(arch) if arch is not None else {}
+    return VidTrSpec(**{**base, **overrides})

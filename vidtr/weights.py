@@ -1,4 +1,6 @@
-"""Weights: ViT checkpoints inflated into VidTr, and the authors' released checkpoints.
+"""Weights: ViT checkpoints inflated into VidTr, and the authors' released key layout
+converted to ours and back. State dicts only: loading a released checkpoint into a built
+model is :func:`vidtr.builders.load_released`.
 
 Checkpoints are untrusted input: ``.pth`` files load with ``torch.load(weights_only=True)``
 (``trust=True`` is needed for anything that must be unpickled), ``.safetensors`` with
@@ -227,56 +229,27 @@ def released_to_vidtr(sd: StateDict, source: str = "checkpoint") -> tuple[StateD
     return backbone, head
 
 
-def _load_strict(module: nn.Module, sd: StateDict, source: str, what: str, names: Optional[dict] = None):
-    """load_state_dict that names the offending key (as the file spells it) on a mismatch."""
+def load_strict(module: nn.Module, sd: StateDict, source: str, what: str, names: Optional[dict] = None):
+    """load_state_dict that names the offending key as the file spells it on a mismatch:
+    ``names`` (our key -> the file's), else the released layout's name, else ours."""
     names = names or {}
+    spelled = lambda k: names.get(k) or _rename(k, to_ours=False) or k  # noqa: E731
     target = module.state_dict()
     for k, v in sd.items():
         if k in target and tuple(v.shape) != tuple(target[k].shape):
-            raise CheckpointError(f"{source}: key {names.get(k, k)!r} has shape {tuple(v.shape)}, but {what} "
+            raise CheckpointError(f"{source}: key {spelled(k)!r} has shape {tuple(v.shape)}, but {what} "
                                   f"needs {tuple(target[k].shape)} there")
-    missing = [_rename(k, to_ours=False) or k for k in sorted(set(target) - set(sd))]
-    unexpected = [names.get(k, k) for k in sorted(set(sd) - set(target))]
+    missing = [spelled(k) for k in sorted(set(target) - set(sd))]
+    unexpected = [spelled(k) for k in sorted(set(sd) - set(target))]
     if missing or unexpected:
         raise CheckpointError(f"{source}: does not fit {what}: missing keys {missing[:8]}, "
                               f"unexpected keys {unexpected[:8]}")
     module.load_state_dict(sd)
 
 
-class VidTrClassifier(nn.Module):
-    """Backbone + classification head: (B, 3, T, H, W) normalised clips -> (B, classes) logits."""
-
-    def __init__(self, backbone: nn.Module, cls_head: nn.Module):
-        super().__init__()
-        self.backbone, self.cls_head = backbone, cls_head
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.cls_head(self.backbone(x))
-
-
-def load_released(name: str, path, num_classes: Optional[int] = None, trust: bool = False,
-                  **overrides) -> VidTrClassifier:
-    """A named VidTr (fidelity 'released') holding the authors' released checkpoint at
-    ``path``, in eval mode. ``num_classes`` defaults to what the checkpoint's ``fc`` holds."""
-    from .zoo import build_recognizer
-
-    source = str(path)
-    backbone_sd, head_sd = released_to_vidtr(read_checkpoint(path, trust), source)
-    if "fc_cls.weight" not in head_sd:
-        raise CheckpointError(f"{source}: no classifier key 'fc.weight'")
-    found = head_sd["fc_cls.weight"].shape[0]
-    if num_classes is not None and num_classes != found:
-        raise CheckpointError(f"{source}: 'fc.weight' has {found} classes, but num_classes={num_classes} was asked for")
-    overrides.setdefault("fidelity", "released")
-    recognizer = build_recognizer(name, num_classes=found, **overrides)
-    names = {ours: _rename(ours, to_ours=False) for ours in backbone_sd}
-    _load_strict(recognizer.backbone, backbone_sd, source, f"the {name} backbone", names)
-    _load_strict(recognizer.cls_head, head_sd, source, "the classifier", {"fc_cls.weight": "fc.weight"})
-    return VidTrClassifier(recognizer.backbone, recognizer.cls_head).eval()
-
-
-def to_released(model: VidTrClassifier) -> StateDict:
-    """Inverse of :func:`released_to_vidtr`: our weights in the authors' key layout."""
+def to_released(model: nn.Module) -> StateDict:
+    """Inverse of :func:`released_to_vidtr`: the weights of a classifier (its ``backbone``
+    and ``cls_head``, as :class:`~vidtr.builders.VidTrClassifier`) in the authors' key layout."""
     out: StateDict = {}
     for k, v in model.backbone.state_dict().items():
         released = _rename(k, to_ours=False)

@@ -1,5 +1,3 @@
-_base_ = './_base_/vidtr_runtime.py'
-from vidtr.configs.data import kinetics_loaders
+# Table 4e: C-VidTr-S down-sampling at layers 6 and 8
+_base_ = './cvidtr_s_8x8.py'
 model = dict(backbone=dict(arch='cvidtr_s_ds6_8_8x8'))
-train_dataloader, val_dataloader, test_dataloader = kinetics_loaders(
-    '{{$VIDTR_DATA_ROOT:data}}/kinetics400', clip_len=8, frame_interval=8, batch_size=8)

@@ -1,5 +1,3 @@
-_base_ = './_base_/vidtr_runtime.py'
-from vidtr.configs.data import kinetics_loaders
+# Table 4c: VidTr-S on a ViT-L/16 backbone (width 1024)
+_base_ = './vidtr_s_8x8.py'
 model = dict(backbone=dict(arch='vidtr_l16_8x8'), cls_head=dict(in_channels=1024))
-train_dataloader, val_dataloader, test_dataloader = kinetics_loaders(
-    '{{$VIDTR_DATA_ROOT:data}}/kinetics400', clip_len=8, frame_interval=8, batch_size=3)

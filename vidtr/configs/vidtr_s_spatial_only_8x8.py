@@ -1,5 +1,3 @@
-_base_ = './_base_/vidtr_runtime.py'
-from vidtr.configs.data import kinetics_loaders
+# Table 4b: VidTr-S with per-frame spatial attention only
+_base_ = './vidtr_s_8x8.py'
 model = dict(backbone=dict(arch='vidtr_s_spatial_only_8x8'))
-train_dataloader, val_dataloader, test_dataloader = kinetics_loaders(
-    '{{$VIDTR_DATA_ROOT:data}}/kinetics400', clip_len=8, frame_interval=8, batch_size=3)

@@ -1,5 +1,6 @@
-# VidTr on Kinetics-400: model, optimiser and schedule of the authors' released configs
-# (official-code-notes.md). Data settings live in kinetics400_<clip>.py beside this file.
+# VidTr on Kinetics-400: model, optimiser and schedule of the authors' released configs.
+# Data settings: each Table 1 model's config calls vidtr.configs.data.kinetics_loaders for its
+# clip and batch size; the other models inherit the config of the model they vary.
 _base_ = 'mmaction::_base_/default_runtime.py'
 custom_imports = dict(imports=['vidtr'], allow_failed_imports=False)
 
