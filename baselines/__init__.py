@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
 @dataclass(frozen=True)
 class Baseline:
+    """A baseline name and its config; the view it takes is read from the config's test
+    pipeline (``benchmark.catalogue``)."""
     name: str
-    frames: int  # frames one view feeds the model (SlowFast: the fast pathway's)
-    res: int = 224
-    kind: str = "3d"  # "3d": (N, views, C, T, H, W) clips; "2d": (N, segments, C, H, W) frames (TSM)
     config: str = ""  # config file stem; defaults to the name
+    clip_len: Optional[int] = None  # feeds the config's model a longer clip than its pipeline's
 
     @property
     def config_path(self) -> Path:
@@ -26,14 +27,12 @@ class Baseline:
 
 
 BASELINES = {b.name: b for b in [
-    Baseline("i3d_r50", 32), Baseline("i3d_r101", 32), Baseline("i3d_r50_heavy", 32), Baseline("i3d_r101_heavy", 32),
-    Baseline("i3d_nl50_heavy", 32), Baseline("i3d_nl101_heavy", 32), Baseline("i3d_nl50", 32), Baseline("i3d_nl101", 32),
-    Baseline("slowfast_r50_8x8", 32), Baseline("slowfast_r101_8x8", 32),
-    Baseline("slowfast_r101_16x8", 64, config="slowfast_r101_8x8"),
-    Baseline("tpn_r50", 32), Baseline("tpn_r101", 32),
-    Baseline("x3d_m", 16), Baseline("x3d_l", 16, res=312), Baseline("x3d_xl", 16, res=312),
-    Baseline("csn_ip152", 32), Baseline("csn_ir152", 32),
-    Baseline("tsm_r50", 8, kind="2d"), Baseline("timesformer_divst", 8),
+    Baseline("i3d_r50"), Baseline("i3d_r101"), Baseline("i3d_r50_heavy"), Baseline("i3d_r101_heavy"),
+    Baseline("i3d_nl50_heavy"), Baseline("i3d_nl101_heavy"), Baseline("i3d_nl50"), Baseline("i3d_nl101"),
+    Baseline("slowfast_r50_8x8"), Baseline("slowfast_r101_8x8"),
+    Baseline("slowfast_r101_16x8", config="slowfast_r101_8x8", clip_len=64),  # slow pathway 16 frames
+    Baseline("tpn_r50"), Baseline("tpn_r101"), Baseline("x3d_m"), Baseline("x3d_l"), Baseline("x3d_xl"),
+    Baseline("csn_ip152"), Baseline("csn_ir152"), Baseline("tsm_r50"), Baseline("timesformer_divst"),
 ]}
 
 
@@ -49,8 +48,9 @@ def get_baseline(name: str) -> Baseline:
 
 def baseline_cfg(name: str, num_classes: int = 400) -> dict:
     """The mmaction2 ``model`` config of a baseline, with ``num_classes`` set."""
-    import vidtr  # noqa: F401  (the mmaction2 import shim)
     from mmengine.config import Config
+
+    import vidtr  # noqa: F401  (the mmaction2 import shim)
 
     model = Config.fromfile(str(get_baseline(name).config_path)).model.to_dict()
     model["cls_head"]["num_classes"] = num_classes

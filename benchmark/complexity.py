@@ -1,5 +1,5 @@
-"""Complexity of one view of a model: FLOPs (fvcore, and the paper's convention), parameters,
-latency, throughput and training-step memory.
+"""Complexity of one view of a model: FLOPs (fvcore, and the paper's convention) and
+parameters. Latency and memory come from the timing harness (:mod:`benchmark.timing`).
 
 FLOPs follow fvcore: one multiply-add counts as one FLOP. fvcore has no handler for
 ``scaled_dot_product_attention`` (it would silently count 0): we give it one. Operators
@@ -8,37 +8,12 @@ fvcore neither counts nor ignores are reported by name, never dropped silently.
 from __future__ import annotations
 
 import math
-import statistics
-import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
-
-
-def build_model(name: str, num_classes: int = 400):
-    """An mmaction2 recognizer from a VidTr name or a baseline name."""
-    import baselines
-    import vidtr
-
-    if name in vidtr.list_models():
-        return vidtr.build_recognizer(name, num_classes=num_classes)
-    if name in baselines.BASELINES:
-        return baselines.build_baseline(name, num_classes=num_classes)
-    raise KeyError(f"unknown model {name!r}; VidTr models: {', '.join(vidtr.list_models())}; "
-                   f"baselines: {', '.join(baselines.list_baselines())}")
-
-
-def view_input(name: str, frames: int, res: int, batch: int = 1) -> Tensor:
-    """One view per clip, shaped as the recognizer's ``inputs``."""
-    import baselines
-
-    if name in baselines.BASELINES and baselines.BASELINES[name].kind == "2d":
-        return torch.randn(batch, frames, 3, res, res)
-    return torch.randn(batch, 1, 3, frames, res, res)
 
 
 class ScoresOf(nn.Module):
@@ -126,69 +101,3 @@ def count_paper_convention(backbone: nn.Module, clip: Tensor) -> float:
 
 def params_m(module: nn.Module) -> float:
     return sum(p.numel() for p in module.parameters()) / 1e6
-
-
-def _sync(device: torch.device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_once(fn: Callable[[], object], device: torch.device) -> float:
-    """Milliseconds of one call: CUDA events on a GPU, the wall clock on the CPU."""
-    if device.type == "cuda":
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize(device)
-        return start.elapsed_time(end)
-    t0 = time.perf_counter()
-    fn()
-    return (time.perf_counter() - t0) * 1e3
-
-
-def latency_ms(fn: Callable[[], object], device: torch.device, warmup: int = 2, iters: int = 5) -> dict:
-    """Median and spread (min, max) of ``iters`` timed calls after ``warmup``: CUDA events on
-    a GPU, wall clock on the CPU."""
-    with torch.no_grad():
-        for _ in range(warmup):
-            fn()
-        _sync(device)
-        times = [time_once(fn, device) for _ in range(iters)]
-    return dict(median=statistics.median(times), min=min(times), max=max(times), n=len(times))
-
-
-def throughput(module: nn.Module, make_input: Callable[[int], Tensor], device: torch.device,
-               max_batch: int = 64, iters: int = 3) -> tuple[float, int]:
-    """Clips per second at the largest batch (powers of two up to ``max_batch``) that fits."""
-    best = (0.0, 0)
-    batch = 1
-    while batch <= max_batch:
-        try:
-            x = make_input(batch).to(device)
-            t = latency_ms(lambda: module(x), device, warmup=1, iters=iters)["median"]
-        except torch.OutOfMemoryError:
-            torch.cuda.empty_cache()
-            break
-        best = (batch / (t / 1e3), batch)
-        batch *= 2
-    return best
-
-
-def train_step_peak_memory_gb(module: nn.Module, inputs: Tensor, device: torch.device) -> Optional[float]:
-    """Peak GPU memory of one forward + backward pass (batch as given); None off a GPU."""
-    if device.type != "cuda":
-        return None
-    module = module.to(device).train()
-    inputs = inputs.to(device)
-    module.zero_grad(set_to_none=True)
-    torch.cuda.empty_cache()
-    torch.cuda.reset_peak_memory_stats(device)
-    try:
-        module(inputs).float().sum().backward()
-        torch.cuda.synchronize(device)
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    except torch.OutOfMemoryError:
-        return float("inf")
-    finally:
-        module.zero_grad(set_to_none=True)

@@ -12,6 +12,7 @@ from typing import Optional
 import pandas as pd
 import torch
 
+from . import catalogue, timing
 from . import complexity as cx
 from .paper import Row, Table, select
 
@@ -46,40 +47,35 @@ class Measured:
 
 @lru_cache(maxsize=4)
 def _model(name: str, num_classes: int):
-    return cx.build_model(name, num_classes).eval()
-
-
-def _is_vidtr(name: str) -> bool:
-    import vidtr
-
-    return name in vidtr.list_models()
+    return catalogue.build(name, num_classes).eval()
 
 
 @lru_cache(maxsize=None)
 def measure(name: str, frames: int, res: int, num_classes: int, opts: Options) -> Measured:
     """Complexity of one view of ``name`` at ``frames`` x ``res``^2 (cached per input)."""
+    entry = catalogue.get(name)
     model = _model(name, num_classes)
-    x = cx.view_input(name, frames, res)
+    x = entry.view(frames, res)
     flops = cx.count_flops(cx.ScoresOf(model), x)
-    paper = cx.count_paper_convention(model.backbone, x[:, 0]) if _is_vidtr(name) else None
+    paper = cx.count_paper_convention(model.backbone, x[:, 0]) if entry.is_vidtr else None
     out = Measured(flops.gflops, paper, cx.params_m(model), unsupported=flops.unsupported)
     device = torch.device(opts.device)
     if opts.latency or opts.throughput:
         scores = cx.ScoresOf(model).to(device)
         if opts.latency:
             xd = x.to(device)
-            out.latency = cx.latency_ms(lambda: scores(xd), device, opts.warmup, opts.iters)
+            out.latency = timing.latency(lambda: scores(xd), device, opts.warmup, opts.iters)
         if opts.throughput:
-            out.throughput = cx.throughput(scores, lambda b: cx.view_input(name, frames, res, b), device,
-                                           max_batch=64 if device.type == "cuda" else 4)
+            out.throughput = timing.throughput(scores, lambda b: entry.view(frames, res, b), device,
+                                               max_batch=64 if device.type == "cuda" else 4)
         scores.cpu()
-    if opts.memory and _is_vidtr(name):
+    if opts.memory and entry.is_vidtr:
         import vidtr
 
         clip = x[:, 0]
         for impl, attr in (("sdpa", "peak_mem_gb"), ("math", "peak_mem_gb_materialised")):
             backbone = vidtr.build_backbone(name, attn_impl=impl)
-            setattr(out, attr, cx.train_step_peak_memory_gb(backbone, clip, device))
+            setattr(out, attr, timing.train_step_peak_memory_gb(backbone, clip, device))
             del backbone
     return out
 
@@ -138,51 +134,42 @@ def complexity_frame(table_id: str, rows: Optional[list] = None, opts: Options =
 
 
 def environment(opts: Options) -> str:
-    import fvcore  # noqa: F401
-    import mmaction
-    import mmengine
-    import timm
+    from .records import versions_line
 
     dev = opts.device
     if dev == "cuda" and torch.cuda.is_available():
         dev = f"cuda ({torch.cuda.get_device_name()})"
     else:
         dev = f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    return (f"device {dev}, dtype fp32, batch 1; torch {torch.__version__}, mmaction2 {mmaction.__version__}, "
-            f"mmengine {mmengine.__version__}, timm {timm.__version__}, fvcore 0.1.5")
+    return f"device {dev}, dtype fp32, batch 1; {versions_line()}"
 
 
 def off_by_more(df: pd.DataFrame, pct: float = OFF_BY_PCT) -> pd.DataFrame:
     return df[df["diff_pct"].abs() > pct]
 
 
-def _fmt(v, digits=1):
-    if v is None or (isinstance(v, float) and pd.isna(v)):
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
 def display_frame(df: pd.DataFrame) -> pd.DataFrame:
     """The human-facing columns with rounding, dashes for missing values."""
+    from .report import number
+
     cols = {"row": "model", "input": "input", "views": "views", "gflops": "GFLOPs (fvcore)",
             "gflops_paper_convention": "GFLOPs (paper conv.)", "paper_gflops": "GFLOPs (paper)",
             "diff_pct": "diff %", "ratio_full_to_paper_convention": "full / paper conv.",
             "params_m": "params (M)"}
-    for extra, title in (("latency_ms", "latency (ms)"), ("throughput", "clips/s"), ("peak_mem_gb", "train mem GB (SDPA)"),
+    for extra, title in (("latency_ms", "latency (ms)"), ("throughput", "clips/s"),
+                         ("peak_mem_gb", "train mem GB (SDPA)"),
                          ("peak_mem_gb_materialised", "train mem GB (maps)"), ("paper_memory_gb", "mem GB (paper)")):
         if df[extra].notna().any():
             cols[extra] = title
     out = pd.DataFrame({title: df[col] for col, title in cols.items()})
-    paper = [(_fmt(v, 0) + ("?" if u is True else "")) if pd.notna(v) else "-"
+    paper = [(number(v, 0) + ("?" if u is True else "")) if pd.notna(v) else "-"
              for v, u in zip(df["paper_gflops"], df["paper_uncertain"])]
     out["GFLOPs (paper)"] = paper
     for col in out.columns:
         if col in ("model", "input", "views", "GFLOPs (paper)"):
             continue
         digits = 2 if col == "full / paper conv." else 1
-        out[col] = [_fmt(float(v) if pd.notna(v) else None, digits) for v in out[col]]
+        out[col] = [number(float(v) if pd.notna(v) else None, digits) for v in out[col]]
     out["note"] = df["note"].fillna("")
     return out
 
@@ -213,6 +200,35 @@ def render(df: pd.DataFrame, fmt: str, title: str, env: str) -> str:
 
 def write(df: pd.DataFrame, out_dir: Path, stem: str, fmt: str, title: str, env: str) -> list[Path]:
     """Write ``stem.<fmt>`` (and always ``stem.csv``, the data behind it); report replaced files."""
-    from .job import write_output
+    from .records import write_output
 
     return [write_output(out_dir / f"{stem}.{f}", render(df, f, title, env)) for f in dict.fromkeys([fmt, "csv"])]
+
+
+def write_tables(table_id: str, rows: Optional[list], fmt: str, out: Optional[Path], opts: Options,
+                 progress: bool = True, say=print) -> list[pd.DataFrame]:
+    """``vidtr-bench complexity``: the complexity of one table, or ``all`` (plus
+    ``all_tables.csv``), printed or written to ``out``; operators fvcore did not count named."""
+    import sys
+
+    from .paper import TABLES
+    from .records import write_output
+
+    select(table_id, rows)  # validates the table and rows before any model is built
+    env = environment(opts)
+    frames = []
+    for tid in list(TABLES) if table_id == "all" else [table_id]:
+        df = complexity_frame(tid, rows, opts, progress=progress)
+        frames.append(df)
+        title = f"Table {tid}: {TABLES[tid].title} - complexity"
+        if out is None:
+            say(render(df, fmt, title, env), end="")
+        else:
+            for path in write(df, out, f"table_{tid.replace('.', '')}", fmt, title, env):
+                say(f"wrote {path}")
+        if df.attrs.get("unsupported_ops") and progress:
+            ops = ", ".join(sorted(df.attrs["unsupported_ops"]))
+            print(f"table {tid}: fvcore did not count these operators: {ops}", file=sys.stderr)
+    if out is not None and len(frames) > 1:
+        say(f"wrote {write_output(out / 'all_tables.csv', pd.concat(frames).to_csv(index=False))}")
+    return frames

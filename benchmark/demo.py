@@ -1,8 +1,8 @@
 """The built-in mini benchmark (``make demo``): a mini Table 4b (spatial-only with and without
 temporal positions, joint, temporal-spatial, spatial-temporal) and a mini Table 4d (std-topK,
 average and 1D-conv pooling) with small VidTr models trained from scratch on real clips
-whose classes need temporal order (:mod:`benchmark.demo_data`), launched, recorded and
-reported through the same code as the paper's tables. CPU, no download, minutes."""
+whose classes need temporal order (:mod:`benchmark.demo_data`): a generated table, launched,
+recorded and reported through the same code as the paper's tables. CPU, no download, minutes."""
 from __future__ import annotations
 
 import shutil
@@ -13,9 +13,9 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from .job import read_record
 from .metrics import per_class_accuracy
-from .report import Cell, accuracy_flops_figure
+from .paper import Row, Table
+from .records import read_record, write_output
 from .runs import DATA_ROOT, RunSpec
 
 CONFIG = "benchmark/configs/demo.py"
@@ -30,10 +30,16 @@ ROWS = [  # (mini table, row label, backbone overrides)
     ("4d", "1D convolution", dict(pool="conv1d", **POOL)),
     ("4d", "std topK pooling", dict(pool="std_topk", **POOL)),
 ]
+SECTIONS = {"4b": "mini Table 4b: temporal modelling", "4d": "mini Table 4d: down-sampling"}
 DATA = dict(size=32, frames=8, stride=2)  # clips: 8 frames of 32x32, 2 source frames apart
+CLASSES = 4  # forward, backward, fast, frozen (benchmark.demo_data)
+DEFAULT_DATA = "data/demo"  # under the bench home
+TABLE = Table("demo", "mini Tables 4b and 4d on real clips", "demo", CLASSES,
+              ("top1", "mean_class", "gflops", "params_m", "latency_ms"),
+              tuple(Row(f"{t}: {label}", "vidtr_s_8x8", "8x1", 8, 1, 32) for t, label, _ in ROWS))
 
 
-def demo_runs(data_root: str, seed: int = 0, epochs: Optional[int] = None) -> list[RunSpec]:
+def runs(data_root: str, seed: int = 0, epochs: Optional[int] = None) -> list[RunSpec]:
     common = {}
     for split, ann in (("train", "train"), ("test", "test")):
         common[f"{split}_dataloader.dataset.ann_file"] = f"{DATA_ROOT}/{ann}_list.txt"
@@ -41,15 +47,15 @@ def demo_runs(data_root: str, seed: int = 0, epochs: Optional[int] = None) -> li
     if epochs is not None:  # a shorter schedule (the test suite's 1-epoch demo): constant rate
         common["train_cfg.max_epochs"] = epochs
         common["param_scheduler"] = []
-    return [RunSpec("demo", f"{table}: {label}", "vidtr_s_8x8", CONFIG, "demo", seed,
+    return [RunSpec("demo", row.label, row.model, CONFIG, "demo", seed,
                     overrides={**common, **{f"model.backbone.{k}": v for k, v in extra.items()}}, data_root=data_root)
-            for table, label, extra in ROWS]
+            for row, (_, _, extra) in zip(TABLE.rows, ROWS)]
 
 
-def build_data(data_root: Path, clips: int, seed: int) -> dict:
+def prepare_data(data_root: str, seed: int = 0, clips: int = 20) -> dict:
     from .demo_data import build_demo_dataset
 
-    return build_demo_dataset(data_root, clips_per_source_per_class=clips, seed=seed, **DATA)
+    return build_demo_dataset(Path(data_root), clips_per_source_per_class=clips, seed=seed, **DATA)
 
 
 def forward_backward_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -67,9 +73,10 @@ def complexity(spec: RunSpec, latency_iters: int = 5) -> dict:
     import torch
     from mmengine.config import Config
 
-    from . import complexity as cx
-    from .runs import REPO
     from vidtr import build, init_weights_quietly
+
+    from . import REPO, timing
+    from . import complexity as cx
 
     cfg = Config.fromfile(str(REPO / spec.config))
     cfg.merge_from_dict({k: v for k, v in spec.overrides.items() if k.startswith("model.")})
@@ -80,22 +87,25 @@ def complexity(spec: RunSpec, latency_iters: int = 5) -> dict:
     x = torch.randn(1, 1, 3, b.num_frames, b.img_size, b.img_size)
     scores = cx.ScoresOf(model)
     flops = cx.count_flops(scores, x)
-    lat = cx.latency_ms(lambda: scores(x), torch.device("cpu"), warmup=2, iters=latency_iters)
+    lat = timing.latency(lambda: scores(x), torch.device("cpu"), warmup=2, iters=latency_iters)
     return dict(gflops=flops.gflops, params_m=cx.params_m(model), latency_ms=lat["median"])
 
 
 def run_demo(out_dir: str = "results/demo", workdir: Optional[str] = None, data_root: Optional[str] = None,
              seed: int = 0, executor: str = "local", cluster: Optional[str] = None, epochs: Optional[int] = None,
              clips: int = 20, progress: bool = True, wait_s: float = 3600) -> pd.DataFrame:
+    """Build the data, launch the demo table's runs (finished ones are not rerun), count each
+    model, and write the table (through the report code), ``demo.csv``, the figure and the records."""
     from .launch import launch
-    from .runs import bench_home
+    from .report import accuracy_flops_figure, table_frame
+    from .runs import bench_home, default_data_root
 
     t0 = time.time()
     home = bench_home(workdir)
-    root = Path(data_root) if data_root else home / "data" / "demo"
-    data = build_data(root, clips, seed)
+    root = data_root or default_data_root("demo", home)
+    data = prepare_data(root, seed, clips)
     print(f"demo data: {data['num_train']} train / {data['num_test']} test clips of real video in {root}")
-    specs = demo_runs(str(root), seed, epochs)
+    specs = runs(root, seed, epochs)
     launch("demo", specs, home, executor, cluster, progress=progress)
     deadline = time.time() + wait_s
     while executor == "slurm" and not all(read_record(home, s) for s in specs):
@@ -121,21 +131,26 @@ def run_demo(out_dir: str = "results/demo", workdir: Optional[str] = None, data_
         row.update(complexity(spec))
         rows.append(row)
     df = pd.DataFrame(rows)
-    df.to_csv(out / "demo.csv", index=False)
-    (out / "table.md").write_text(render(df, data, time.time() - t0))
-    fig_df = pd.DataFrame([dict(model=r["model"], gflops=Cell(ours=r["gflops"]), top1=Cell(ours=r.get("top1")),
-                                latency_ms=Cell(ours=r["latency_ms"]),
-                                family=f"mini Table {r['table']}") for r in rows])
-    fig_df.attrs["table"] = "demo"
-    accuracy_flops_figure(fig_df, out / "figure", reference=(100.0 / len(data["classes"]), "chance"))
+    write_output(out / "demo.csv", df.to_csv(index=False))
+    # the complexity columns reach the table as the paper tables' do: a CSV of row -> figures
+    cx = pd.DataFrame({"row": [s.row for s in specs], "gflops": df["gflops"], "params_m": df["params_m"],
+                       "latency_ms": df["latency_ms"]})
+    write_output(out / "table_demo.csv", cx.to_csv(index=False))
+    table = table_frame("demo", specs, home, complexity_dir=out)
+    table["fwd/bwd"], table["per class"] = df.get("fwd_bwd"), df.get("per_class", "-")
+    table.attrs["extra"] = ["fwd/bwd", "per class"]
+    write_output(out / "table.md", render(table, data, df.get("train_s"), time.time() - t0))
+    table["family"] = [f"mini Table {t}" for t in df["table"]]
+    table["model"] = df["model"]
+    accuracy_flops_figure(table, out / "figure", reference=(100.0 / len(data["classes"]), "chance"))
     print(f"wrote {out / 'table.md'}, {out / 'demo.csv'}, {out / 'figure.png'} and {out / 'records'}/ "
           f"in {time.time() - t0:.0f} s")
     return df
 
 
-def render(df: pd.DataFrame, data: dict, elapsed: float) -> str:
-    def fmt(v, d=1):
-        return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{d}f}"
+def render(table: pd.DataFrame, data: dict, train_s: Optional[pd.Series], elapsed: float) -> str:
+    """The demo's page: what the data is, then each mini table as the report renders tables."""
+    from .report import render as render_table
 
     chance = 100.0 / len(data["classes"])
     lines = ["# vidtr-bench demo: mini Tables 4b and 4d on real clips", "",
@@ -143,20 +158,14 @@ def render(df: pd.DataFrame, data: dict, elapsed: float) -> str:
              f"{data['num_train']} train / {data['num_test']} test clips of 8 frames at 32x32, split by time within "
              "each source (see benchmark/demo_data.py). Models: 4 layers, width 96, 8x8 patches, trained from "
              "scratch on the CPU. 'fwd/bwd' is the two-way forced choice between forward and backward on those "
-             "test clips (50% = blind to frame order); 'per class' is the top-1 of each class in that order.", ""]
-    for table, title in (("4b", "mini Table 4b: temporal modelling"), ("4d", "mini Table 4d: down-sampling")):
-        part = df[df["table"] == table]
-        shown = pd.DataFrame({
-            "model": part["model"], "top-1": [fmt(v) for v in part.get("top1", [])],
-            "mean class": [fmt(v) for v in part.get("mean_class", [])],
-            "fwd/bwd": [fmt(v) for v in part.get("fwd_bwd", [])],
-            "per class": list(part.get("per_class", ["-"] * len(part))),
-            "GFLOPs": [fmt(v, 3) for v in part["gflops"]], "params (M)": [fmt(v, 2) for v in part["params_m"]],
-            "CPU latency (ms)": [fmt(v) for v in part["latency_ms"]]})
-        lines += [f"## {title}", "", shown.to_markdown(index=False, disable_numparse=True), ""]
-    lines += ["Runs behind the cells (records in records/):", ""]
-    lines += [f"- {r.model}: {r.run_id}" for r in df.itertuples()]
-    train = df["train_s"].sum() if "train_s" in df else float("nan")
-    lines += ["", f"Training and testing: {train:.0f} s in all (from the records); this invocation: {elapsed:.0f} s "
-                  "(finished runs are not run again)."]
+             "test clips (50% = blind to frame order); 'per class' is the top-1 of each class in that order; "
+             "latency is CPU, batch 1.", ""]
+    for key, title in SECTIONS.items():
+        part = table[table["model"].str.startswith(f"{key}: ")].copy()
+        part["model"] = part["model"].str.split(": ", n=1).str[1]
+        part.attrs.update(table.attrs, heading=title)
+        lines += [render_table(part, "md")]
+    train = float(train_s.sum()) if train_s is not None else float("nan")
+    lines += [f"Training and testing: {train:.0f} s in all (from the records); this invocation: {elapsed:.0f} s "
+              "(finished runs are not run again)."]
     return "\n".join(lines) + "\n"

@@ -2,14 +2,12 @@
 finished runs and record the result like any run."""
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .job import RECORD, SCORES, atomic_write, code_version, library_versions, read_record
 from .metrics import metrics_from_scores
+from .records import SCORES, Record, definition_hash, make_record, read_record, write_record
 from .runs import RunSpec, run_dir
 
 
@@ -34,7 +32,7 @@ def average_scores(members: list[dict]) -> dict:
                 videos=first["videos"])
 
 
-def ensemble_record(spec: RunSpec, home: Path) -> dict:
+def ensemble_record(spec: RunSpec, home: Path) -> Record:
     records = []
     for run_id in spec.members:
         rec = read_record(home, run_id)
@@ -42,16 +40,11 @@ def ensemble_record(spec: RunSpec, home: Path) -> dict:
             raise FileNotFoundError(f"ensemble {spec.run_id}: member run {run_id} has not finished")
         records.append(rec)
     avg = average_scores([load_scores(r) for r in records])
-    wd = run_dir(home, spec)
-    np.savez_compressed(wd / SCORES, **avg)
-    record = dict(
-        run_id=spec.run_id, table=spec.table, row=spec.row, model=" + ".join(r["model"] for r in records),
-        dataset=spec.dataset, protocol=spec.protocol, seed=spec.seed, spec=spec.to_dict(),
+    np.savez_compressed(run_dir(home, spec) / SCORES, **avg)
+    record = make_record(
+        spec, home, model=" + ".join(r["model"] for r in records), device="(scores only)",
         metrics=metrics_from_scores(avg["scores"], avg["labels"], multi_label=avg["labels"].ndim == 2),
-        members={r["run_id"]: r["metrics"] for r in records}, num_test_videos=int(len(avg["labels"])),
-        scores_file=str(wd / SCORES), code_version=code_version(), versions=library_versions(),
-        config_hash="+".join(r["config_hash"] for r in records), device="(scores only)", wall_time_s=0.0,
-        finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
-    )
-    atomic_write(wd / RECORD, json.dumps(record, indent=1))
-    return record
+        num_test_videos=int(len(avg["labels"])), config_hash="+".join(r["config_hash"] for r in records),
+        definition_hash=definition_hash(spec), wall_time_s=0.0,
+        members={r["run_id"]: r["metrics"] for r in records})
+    return write_record(home, record)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Optional
@@ -15,63 +13,14 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .runs import CHECKPOINT_OF, DATA_ROOT, REPO, RunSpec, run_dir
+from . import REPO
+from .records import RECORD, SCORES, Record, atomic_write, definition_hash, make_record, read_record, write_record
+from .runs import CHECKPOINT_OF, DATA_ROOT, RunSpec, run_dir
 
-RECORD = "record.json"
 # top-level keys mmengine's Runner.from_cfg reads even when a config file leaves them out
 RUNNER_KEYS = {"load_from", "resume", "custom_hooks", "randomness", "launcher", "env_cfg", "log_processor",
                "visualizer", "default_scope", "auto_scale_lr", "experiment_name", "cfg"}
 _OWN_CHECKPOINT_GLOBALS = [np._core.multiarray.scalar, getattr]
-SCORES = "scores.npz"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def write_output(path: Path, text: str) -> Path:
-    """Write a generated result file atomically, saying so when it replaces different content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.read_text() != text:
-        print(f"replacing {path} (the previous version is in git history)")
-    atomic_write(path, text)
-    return path
-
-
-def read_record(home: Path, spec_or_id) -> Optional[dict]:
-    path = run_dir(home, spec_or_id) / RECORD
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def code_version() -> str:
-    try:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return f"{rev}{'-dirty' if dirty else ''}" if rev else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def library_versions() -> dict:
-    import mmaction
-    import mmengine
-    import timm
-    import torch
-
-    return {"python": platform.python_version(), "torch": torch.__version__, "mmaction2": mmaction.__version__,
-            "mmengine": mmengine.__version__, "timm": timm.__version__, "numpy": np.__version__}
-
-
-def device_name() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return f"{torch.cuda.device_count()}x {torch.cuda.get_device_name()}"
-    return f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
 
 
 def _resolve(value, spec: RunSpec, home: Path):
@@ -120,30 +69,6 @@ def build_config(spec: RunSpec, home: Path):
     return cfg
 
 
-def definition_hash(spec: RunSpec) -> str:
-    """What the run is defined by: its config as mmengine reads it (``_base_`` files and
-    mmaction2's zoo configs included) with the spec's overrides, placeholders unresolved, so
-    that moving the data changes nothing and editing a config does. Ensembles: their members."""
-    if not spec.config:
-        return hashlib.sha256(json.dumps(list(spec.members)).encode()).hexdigest()[:16]
-    from mmengine.config import Config
-
-    cfg = Config.fromfile(str(REPO / spec.config))
-    cfg.merge_from_dict(dict(spec.overrides), allow_list_keys=True)
-    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def stale(spec: RunSpec, record: dict) -> bool:
-    """A finished run whose config (or overrides) changed since it started, or whose config can
-    no longer be read. Records written before the definition hash existed are taken as current."""
-    if not record.get("definition_hash"):
-        return False
-    try:
-        return record["definition_hash"] != definition_hash(spec)
-    except Exception:  # renamed, deleted or broken config: what the run was is no longer on disk
-        return True
-
-
 def _dump_file(wd: Path) -> Path:
     return wd / "predictions.pkl"
 
@@ -171,15 +96,14 @@ def _save_scores(wd: Path, dataset, multi_class: bool) -> dict:
     return dict(scores=scores, labels=labels_arr)
 
 
-def execute(spec: RunSpec, home: Path) -> dict:
+def execute(spec: RunSpec, home: Path) -> Record:
     """Train and test one run (or score one ensemble); returns its record. A finished run is
     not run again: its record is returned as it is."""
     home = Path(home)
     wd = run_dir(home, spec)
     wd.mkdir(parents=True, exist_ok=True)
-    existing = wd / RECORD
-    if existing.exists():
-        return json.loads(existing.read_text())
+    if (wd / RECORD).exists():
+        return read_record(home, spec)
     if int(os.environ.get("SLURM_PROCID", "0")) == 0:  # one line per attempt, not per task
         atomic_write(wd / "run_spec.json", json.dumps(spec.to_dict(), indent=1, default=str))
         with open(wd / "attempts.log", "a") as f:
@@ -219,22 +143,16 @@ def execute(spec: RunSpec, home: Path) -> dict:
     multi = bool(cfg.test_dataloader.dataset.get("multi_class", False))
     _save_scores(wd, runner.test_dataloader.dataset, multi)
     named = {"acc/top1": "top1", "acc/top5": "top5", "acc/mean1": "mean_class", "acc/mean_average_precision": "map"}
-    record = dict(
-        run_id=spec.run_id, table=spec.table, row=spec.row, model=spec.model, dataset=spec.dataset,
-        protocol=spec.protocol, seed=spec.seed, spec=spec.to_dict(),
-        metrics={named.get(k, k): float(v) * 100 for k, v in metrics.items() if k in named},
+    record = make_record(
+        spec, home, metrics={named.get(k, k): float(v) * 100 for k, v in metrics.items() if k in named},
         num_test_videos=len(runner.test_dataloader.dataset),
+        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], definition_hash=defined_by,
+        wall_time_s=time.time() - t0,
         bad_videos={s: sum(1 for _ in open(p)) for s in ("train", "val", "test")
                     if (p := wd / f"bad_videos_{s}.txt").exists()},
-        scores_file=str(wd / SCORES), checkpoint=_final_checkpoint(wd), resumed_from=resumed_from,
-        attempts=sum(1 for _ in open(wd / "attempts.log")),
-        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], definition_hash=defined_by,
-        code_version=code_version(),
-        versions=library_versions(), device=device_name(), world_size=runner.world_size,
-        wall_time_s=round(time.time() - t0, 2), finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
-    )
-    atomic_write(wd / RECORD, json.dumps(record, indent=1))
-    return record
+        checkpoint=_final_checkpoint(wd), resumed_from=resumed_from,
+        attempts=sum(1 for _ in open(wd / "attempts.log")), world_size=runner.world_size)
+    return write_record(home, record)
 
 
 def _final_checkpoint(wd: Path) -> Optional[str]:

@@ -1,63 +1,19 @@
-"""Launch a table's runs (locally or on Slurm) and report their status. The launch manifest
-(``<home>/<table>/launch.json``) remembers which job runs which run; records say what finished."""
+"""Launch a table's runs, locally or on Slurm. The launch manifest (``<home>/<table>/launch.json``,
+:mod:`benchmark.records`) remembers which job runs which run; records say what finished."""
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import re
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Optional
 
 from slurm import launcher as sl
 
-from .job import RECORD, atomic_write, execute, read_record, stale
-from .runs import RunSpec, run_dir, table_runs
-
-MANIFEST = "launch.json"
-
-
-def specs_for(table: str, data_root: str, rows: Optional[list] = None, seed: int = 0,
-              smoke_epochs: int = 2, smoke_delay_s: float = 0.0) -> list[RunSpec]:
-    if table == "smoke":
-        from .smoke import make_clips, smoke_runs
-
-        if data_root:  # generated data: written on first use
-            Path(data_root).mkdir(parents=True, exist_ok=True)
-            make_clips(data_root)
-        specs = smoke_runs(data_root, seed, epochs=smoke_epochs, epoch_delay_s=smoke_delay_s)
-        if rows:
-            known = [s.row for s in specs]
-            bad = [r for r in rows if r not in known]
-            if bad:
-                raise KeyError(f"table smoke has no row(s) {bad}; valid rows: {', '.join(known)}")
-            specs = [s for s in specs if s.row in rows]
-        return specs
-    return table_runs(table, data_root, rows, seed)
-
-
-def _manifest_path(home: Path, table: str) -> Path:
-    return home / table / MANIFEST
-
-
-def read_manifest(home: Path, table: str) -> dict:
-    path = _manifest_path(home, table)
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def _update_manifest(home: Path, table: str, run_id: str, **entry) -> None:
-    """Read-modify-write under an exclusive lock: two launchers of one table (or a launcher and
-    its local workers' callbacks) never drop each other's entries."""
-    path = _manifest_path(home, table)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        manifest = read_manifest(home, table)
-        manifest.setdefault(run_id, {}).update(entry, updated_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
-        atomic_write(path, json.dumps(manifest, indent=1, default=str))
+from .job import execute
+from .records import RECORD, error_line, status, update_manifest
+from .runs import RunSpec, run_dir
 
 
 def _table_line(cols: list) -> str:
@@ -120,7 +76,7 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
     if executor == "slurm":
         jobs = sl.submit_slurm(tasks, folder, profile, done)
         for run_id, job in jobs.items():
-            _update_manifest(home, table, run_id, executor="slurm", job_id=job.job_id, state="submitted",
+            update_manifest(home, table, run_id, executor="slurm", job_id=job.job_id, state="submitted",
                              stdout=str(job.paths.stdout), stderr=str(job.paths.stderr))
             out(f"submitted {run_id}: slurm job {job.job_id}")
         return {k: j.job_id for k, j in jobs.items()}
@@ -131,90 +87,10 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
             entry.update(job_id=str(info.job_id), stdout=str(info.paths.stdout), stderr=str(info.paths.stderr))
         if state in ("failed", "skipped"):
             entry["error"] = error_line(str(info)) or type(info).__name__
-        _update_manifest(home, table, task.id, **entry)
+        update_manifest(home, table, task.id, **entry)
 
     results = sl.run_locally(tasks, folder, executor, done, on_state, progress)
     for run_id, res in results.items():
         out(f"{run_id}: " + (f"failed: {error_line(str(res))}" if isinstance(res, BaseException)
                              else "done " + json.dumps(res.get("metrics", {}))))
     return results
-
-
-def _alive(pid) -> bool:
-    """Whether a local run's process (submitit's local job id is its pid) still exists."""
-    try:
-        os.kill(int(pid), 0)
-        return True
-    except (TypeError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-
-
-def _squeue_states() -> Optional[dict]:
-    """Job id -> state (-r: one line per array task); None when squeue cannot be asked."""
-    try:
-        run = subprocess.run(["squeue", "-h", "-r", "-o", "%i %T"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if run.returncode != 0:
-        return None
-    return dict(line.split(maxsplit=1) for line in run.stdout.splitlines() if line.strip())
-
-
-_ERROR_LINE = re.compile(r"^\s*([\w.]+(Error|Exception|Interrupt)|[\w.]*Error\b)[^/]*:")
-
-
-def error_line(text: str) -> str:
-    """The line a person wants from a traceback or a log: the last 'SomethingError: ...'."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if _ERROR_LINE.match(ln)]
-    return (errors or [ln for ln in lines if not ln.startswith(("-", "/"))] or [""])[-1][:300]
-
-
-def _last_error(path: Optional[str]) -> str:
-    if not path or not Path(path).exists():
-        return ""
-    return error_line(Path(path).read_text(errors="replace"))
-
-
-def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = False) -> list[dict]:
-    """Each run: done / running / pending / failed (with log and last error line) / not launched
-    / unknown (squeue cannot be asked). ``all_tables``: look for the run in every table's manifest."""
-    manifest = read_manifest(home, table)
-    if all_tables:  # runs are shared between tables: any table may have launched it
-        for other in sorted(home.glob(f"*/{MANIFEST}")):
-            for run_id, entry in json.loads(other.read_text()).items():
-                manifest.setdefault(run_id, entry)
-    queue = _squeue_states() if any(e.get("executor") == "slurm" for e in manifest.values()) else {}
-    rows = []
-    for s in specs:
-        entry = manifest.get(s.run_id, {})
-        row = dict(run_id=s.run_id, row=s.row, model=s.model or "ensemble", dataset=s.dataset, state="not launched",
-                   job_id=entry.get("job_id", ""), log=entry.get("stderr", ""), error="", metrics="")
-        rec = read_record(home, s)
-        if rec is not None:
-            row.update(state="done", metrics=" ".join(f"{k}={v:.1f}" for k, v in rec["metrics"].items()))
-            if stale(s, rec):
-                row.update(state="done (stale)", error="its config or overrides changed since it ran, or its config "
-                                                       "is unreadable (--force reruns)")
-        elif entry.get("executor") == "slurm" and queue is None:
-            row.update(state="unknown", error="squeue did not answer (is SLURM_CONF set and the controller up?)")
-        elif entry.get("executor") == "slurm":
-            q = queue.get(str(entry.get("job_id")), "")
-            if q in ("PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"):
-                row["state"] = "pending"
-            elif q:
-                row["state"] = "running" if q in ("RUNNING", "COMPLETING") else q.lower()
-            else:
-                row.update(state="failed", error=_last_error(entry.get("stderr")) or "job left the queue without a record")
-        elif entry:
-            row["state"] = entry.get("state", "unknown")
-            pid = entry.get("job_id") if entry.get("executor") == "local" else entry.get("launcher_pid")
-            if row["state"] == "running" and not _alive(pid):
-                row["state"] = "failed"  # its process is gone and it left no record: the launcher died
-                row["error"] = _last_error(entry.get("stderr")) or "process ended without a record (interrupted?)"
-            row["error"] = row["error"] or entry.get("error", "") or (
-                _last_error(entry.get("stderr")) if row["state"] == "failed" else "")
-        rows.append(row)
-    return rows

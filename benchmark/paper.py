@@ -17,7 +17,7 @@ from typing import Optional
 METRICS = {
     "gflops": "GFLOPs", "latency_ms": "latency (ms)", "top1": "top-1", "top5": "top-5",
     "memory_gb": "memory (GB)", "map": "mAP", "charades_map": "Charades mAP", "ssv2_top1": "SSv2 top-1",
-    "ucf_top1": "UCF top-1", "hmdb_top1": "HMDB top-1", "mean_class": "mean class acc.",
+    "ucf_top1": "UCF top-1", "hmdb_top1": "HMDB top-1", "mean_class": "mean class acc.", "params_m": "params (M)",
 }
 
 
@@ -65,6 +65,7 @@ class Table:
     metrics: tuple
     rows: tuple
     note: str = ""
+    figure: str = ""  # file stem of its accuracy-vs-GFLOPs figure, if the report draws one (Figure 3)
 
     def row(self, label: str) -> Row:
         for r in self.rows:
@@ -80,7 +81,7 @@ def _frames(text: str) -> int:
     return int(m.group(1))
 
 
-def _table(id, title, dataset, num_classes, metrics, rows, views=30, note=""):
+def _table(id, title, dataset, num_classes, metrics, rows, views=30, note="", figure=""):
     """rows: (label, model, input, cells[, dict(frames=, views=, res=, members=, note=)])."""
     out = []
     for label, model, inp, cells, *extra in rows:
@@ -101,7 +102,7 @@ def _table(id, title, dataset, num_classes, metrics, rows, views=30, note=""):
         if "members" in kw:
             kw["members"] = tuple(Member(*m) for m in kw["members"])
         out.append(Row(label, model, inp, paper=paper, **kw))
-    return Table(id, title, dataset, num_classes, tuple(metrics), tuple(out), note)
+    return Table(id, title, dataset, num_classes, tuple(metrics), tuple(out), note, figure)
 
 
 ZOO_LACKS = "not in mmaction2's model zoo: the paper's numbers only"
@@ -150,7 +151,7 @@ TABLES = {t.id: t for t in [
     ], note="GFLOPs and latency (one V100) per view; 30 views. OCR '71.x' cells read as 77.x are marked '?'. "
             "I3D and NL rows are the 'heavy' I3D (every block inflated, no early temporal stride) of TPN [57], "
             "which the table cites; they and SlowFast are counted at 256x256, the crop their cited figures "
-            "use (224x224 gives (224/256)^2 = 0.77 of it)."),
+            "use (224x224 gives (224/256)^2 = 0.77 of it).", figure="figure3"),
     _table("3", "Compact models on Kinetics-400", "k400", 400, ("gflops", "latency_ms", "top1"), [
         ("TSM", "tsm_r50", "8f TSN", "10x69 290 74.7", dict(res=256)),
         ("TEA", None, "16x4", "30x70 - 76.1", dict(res=256, note=ZOO_LACKS)),
@@ -252,7 +253,8 @@ TABLES = {t.id: t for t in [
         ("SlowFast-101-NL (reproduced)", None, "32x4", "44.7",
          dict(res=256, note="mmaction2's zoo has no non-local SlowFast: the paper's numbers only")),
         ("CSN-152 (reproduced)", "csn_ir152", "32x4", "46.4", dict(res=256)),
-        ("En-I3D-101 + I3D-50", None, "32x4", "42.1", dict(res=256, members=[("i3d_r101", 32, 256), ("i3d_r50", 32, 256)])),
+        ("En-I3D-101 + I3D-50", None, "32x4", "42.1",
+         dict(res=256, members=[("i3d_r101", 32, 256), ("i3d_r50", 32, 256)])),
         ("En-I3D-101 + SF-101", None, "32x4", "47.9",
          dict(res=256, members=[("i3d_r101", 32, 256), ("slowfast_r101_8x8", 32, 256)])),
         ("En-I3D-101 + CSN-152", None, "32x4", "49.2",

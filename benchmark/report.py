@@ -10,10 +10,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from .job import read_record, write_output
-from .launch import status
-from .paper import METRICS, TABLES, get_table
-from .runs import RunSpec
+from . import catalogue
+from .paper import METRICS, TABLES, Row
+from .records import read_record, status, write_output
+from .runs import RunSpec, get_table, table_runs
 
 # table metric -> (dataset of the run that measures it, record metric); None: from complexity
 RUN_METRICS = {"top1": (None, "top1"), "top5": (None, "top5"), "map": (None, "map"),
@@ -43,23 +43,26 @@ def _complexity(table_id: str, complexity_dir: Optional[Path]) -> pd.DataFrame:
     return pd.read_csv(path).set_index("row") if complexity_dir and path.exists() else pd.DataFrame()
 
 
+def _family(row: Row) -> str:
+    """The figure's colour: the VidTr family (a VidTr, or an ensemble with one) or the others."""
+    models = [row.model] if row.model else [m.model for m in row.members]
+    return "VidTr family" if any(catalogue.get(m).is_vidtr for m in models) else "other"
+
+
 def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir: Optional[Path] = None) -> pd.DataFrame:
-    """One row per paper row: for each metric, ours / paper / difference, plus run provenance."""
-    table = get_table(table_id) if table_id != "smoke" else None
+    """One row per table row: for each metric, ours / paper / difference, plus run provenance."""
+    table = get_table(table_id)
     records = _records(specs, home)
     states = {r["run_id"]: r["state"] for r in status(table_id, specs, home, all_tables=True)}
     cx = _complexity(table_id, complexity_dir)
     main_specs = {}
     for s in specs:  # the run that scores a row on a dataset (ensembles: the ensemble itself)
         main_specs.setdefault((s.row, s.dataset), s)
-    rows = table.rows if table else [type("R", (), dict(label=s.row, input="", paper={}, note=""))()
-                                     for s in specs]
-    metrics = table.metrics if table else ("top1", "top5", "mean_class")
     out = []
-    for row in rows:
-        rec = dict(model=row.label, input=row.input)
+    for row in table.rows:
+        rec = dict(model=row.label, input=row.input, family=_family(row))
         provenance = []
-        for metric in metrics:
+        for metric in table.metrics:
             ref = row.paper.get(metric)
             cell = Cell(paper=ref.value if ref else None, uncertain=bool(ref and ref.uncertain))
             if metric in RUN_METRICS or metric == "mean_class":
@@ -81,44 +84,54 @@ def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir:
                 if metric == "gflops":
                     v = c.get("gflops_paper_convention")
                     cell.ours = float(v) if pd.notna(v) else (float(c["gflops"]) if pd.notna(c["gflops"]) else None)
-                elif metric == "latency_ms" and pd.notna(c.get("latency_ms")):
-                    cell.ours = float(c["latency_ms"])
                 elif metric == "memory_gb" and pd.notna(c.get("peak_mem_gb_materialised")):
                     cell.ours = float(c["peak_mem_gb_materialised"])
+                elif metric in ("latency_ms", "params_m") and pd.notna(c.get(metric)):
+                    cell.ours = float(c[metric])
             rec[metric] = cell
         rec["runs"] = "; ".join(dict.fromkeys(provenance))
         rec["note"] = row.note
         out.append(rec)
     df = pd.DataFrame(out)
-    df.attrs.update(table=table_id, metrics=metrics, title=table.title if table else "smoke table")
+    df.attrs.update(table=table_id, metrics=table.metrics, title=table.title, extra=[])
     return df
 
 
-def _num(v: Optional[float], digits: int = 1, sign: bool = False) -> str:
+def number(v: Optional[float], digits: int = 1, sign: bool = False, unit: str = "") -> str:
+    """The one formatter of a table cell: a dash for a missing value, OOM for one that did not fit."""
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "-"
-    return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+    if v == float("inf"):
+        return "OOM"
+    return (f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}") + unit
+
+
+def _digits(metric: str, v: Optional[float]) -> int:
+    """One decimal, except the demo's tiny models (under a GFLOP, a few hundred thousand weights)."""
+    small = v is not None and 0 < abs(v) < 1 and metric in ("gflops", "params_m")
+    return (3 if metric == "gflops" else 2) if small else 1
 
 
 def display(df: pd.DataFrame) -> pd.DataFrame:
-    """Cells -> three columns per metric: ours, paper, difference (dash when missing)."""
+    """Cells -> three columns per metric: ours, paper, difference (dash when missing); then the
+    ensemble members' metrics and any extra columns a table adds (``df.attrs['extra']``)."""
     out = pd.DataFrame({"model": df["model"], "input": df["input"]})
     for metric in df.attrs["metrics"]:
         name = METRICS.get(metric, metric)
         cells = df[metric]
-        out[name] = [c.state if c.ours is None and c.state in ("running", "pending", "submitted") else _num(c.ours)
-                     for c in cells]
+        out[name] = [c.state if c.ours is None and c.state in ("running", "pending", "submitted")
+                     else number(c.ours, _digits(metric, c.ours)) for c in cells]
         if any(c.paper is not None for c in cells):
-            out[f"{name} (paper)"] = [_num(c.paper) + ("?" if c.uncertain else "") for c in cells]
-            out[f"{name} diff"] = [_num(c.diff, sign=True) for c in cells]
-    for col in [c for c in df.columns if c.startswith("member ")]:
-        out[col] = [_num(v) for v in df[col]]
+            out[f"{name} (paper)"] = [number(c.paper) + ("?" if c.uncertain else "") for c in cells]
+            out[f"{name} diff"] = [number(c.diff, sign=True) for c in cells]
+    for col in [c for c in df.columns if c.startswith("member ")] + list(df.attrs.get("extra", [])):
+        out[col] = [v if isinstance(v, str) else number(v) for v in df[col]]
     return out
 
 
 def render(df: pd.DataFrame, fmt: str) -> str:
     shown = display(df)
-    title = f"Table {df.attrs['table']}: {df.attrs['title']}"
+    title = df.attrs.get("heading") or f"Table {df.attrs['table']}: {df.attrs['title']}"
     prov = [f"- {m}: {r}" for m, r in zip(df["model"], df["runs"]) if r]
     notes = [f"- {m}: {n}" for m, n in zip(df["model"], df["note"]) if n]
     if fmt == "md":
@@ -155,10 +168,6 @@ def _save(fig, out_stem: Path) -> list[Path]:
     return paths
 
 
-def _vidtr_row(label: str) -> bool:
-    return "VidTr" in label or "Vanilla" in label or "vidtr" in label.lower()
-
-
 def accuracy_flops_figure(df: pd.DataFrame, out_stem: Path, accuracy: str = "top1",
                           reference: Optional[tuple] = None) -> list[Path]:
     """Figure 3: accuracy vs GFLOPs, latency as marker size; paper values hollow, ours filled;
@@ -173,7 +182,7 @@ def accuracy_flops_figure(df: pd.DataFrame, out_stem: Path, accuracy: str = "top
     for _, r in df.iterrows():
         g, a = r.get("gflops"), r.get(accuracy)
         lat = r.get("latency_ms")
-        family = r["family"] if "family" in r else ("VidTr family" if _vidtr_row(r["model"]) else "other")
+        family = r["family"]
         if g is not None and a is not None and g.paper is not None and a.paper is not None:
             points.append(dict(model=r["model"], gflops=g.paper, acc=a.paper, source="paper", family=family,
                                latency=(lat.paper if lat is not None and lat.paper else np.nan)))
@@ -247,5 +256,58 @@ def per_class_figure(gains: pd.DataFrame, out_stem: Path, label_a: str, label_b:
     return _save(fig, out_stem)
 
 
-def all_table_ids() -> list[str]:
-    return list(TABLES)
+def write_reports(table_id: str, home: Path, out: Optional[Path], fmt: str, complexity_dir: Path,
+                  data_root: str = "", runs: Optional[tuple] = None, classes: Optional[Path] = None,
+                  top: int = 5, say=print) -> None:
+    """``vidtr-bench report``: one table (printed, or written to ``out``), or ``all`` of the
+    paper's (the six Table 4 ablations in one file, Figure 3 beside Table 2, Table A.4)."""
+    ids = list(TABLES) + ["A.4"] if table_id == "all" else [table_id]
+    for tid in ids:
+        if tid == "A.4":
+            per_class_report(home, out, runs, classes, top, say)
+            continue
+        df = table_frame(tid, table_runs(tid, data_root), home, complexity_dir)
+        if out is None:
+            say(render(df, fmt), end="")
+            continue
+        if tid in ABLATIONS and table_id == "all":
+            first = tid == ABLATIONS[0]
+            text = ("# Table 4: ablations\n\n" if first and fmt == "md" else "") + render(df, fmt) + "\n"
+            path = out / f"ablations.{fmt}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w" if first else "a") as f:
+                f.write(text)
+            if tid == ABLATIONS[-1]:
+                say(f"wrote {path}")
+        else:
+            stem = "table_" + tid.replace(".", "")
+            say(f"wrote {write_table(df, out, stem, fmt)}")
+        if get_table(tid).figure:
+            for p in accuracy_flops_figure(df, out / get_table(tid).figure):
+                say(f"wrote {p}")
+
+
+def per_class_report(home: Path, out: Optional[Path], runs: Optional[tuple] = None, classes: Optional[Path] = None,
+                     top: int = 5, say=print) -> None:
+    """Table A.4 from two finished runs (default: Table 2's VidTr-S and I3D50)."""
+    if runs:
+        run_a, run_b = runs
+    else:
+        by_row = {s.row: s.run_id for s in table_runs("2", "", rows=["VidTr-S", "I3D50"])}
+        run_a, run_b = by_row["VidTr-S"], by_row["I3D50"]
+    rec_a, rec_b = read_record(home, run_a), read_record(home, run_b)
+    missing = [r for r, rec in ((run_a, rec_a), (run_b, rec_b)) if rec is None]
+    if missing:
+        say(f"Table A.4: run(s) {missing} have no record yet; nothing to compare")
+        return
+    names = [ln.strip() for ln in Path(classes).read_text().splitlines() if ln.strip()] if classes else None
+    gains = per_class_gain(rec_a, rec_b, names, top=top)
+    text = (f"## Table A.4: per-class top-1, {rec_a['row']} minus {rec_b['row']}\n\n"
+            + gains.rename(columns={"a": rec_a["row"], "b": rec_b["row"]}).round(1).to_markdown(index=False)
+            + f"\n\nRuns: {run_a} vs {run_b}.\n")
+    if out is None:
+        say(text, end="")
+        return
+    say(f"wrote {write_output(out / 'table_A4.md', text)}")
+    for p in per_class_figure(gains, out / "figure_per_class", rec_a["row"], rec_b["row"]):
+        say(f"wrote {p}")

@@ -11,11 +11,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import REPO, catalogue
 from .datasets import get_dataset
-from .paper import Row, Table
+from .paper import TABLES, Row, Table
 
 HOME_ENV = "VIDTR_BENCH_HOME"
-REPO = Path(__file__).resolve().parent.parent
+# Tables of our own, on data they generate: each module has TABLE (a paper.Table without paper
+# values), DEFAULT_DATA (under the bench home), prepare_data(data_root, seed, **options) and
+# runs(data_root, seed, **options). Imported when asked for: they register mmengine hooks.
+GENERATED = {"smoke": "benchmark.smoke", "demo": "benchmark.demo"}
 # Table 6 columns -> datasets; other tables run on their table's dataset
 TABLE6_DATASETS = {"charades_map": "charades", "ssv2_top1": "sthv2", "ucf_top1": "ucf101", "hmdb_top1": "hmdb51"}
 TABLE_DATASET = {"k400": "kinetics400", "k700": "kinetics700", "charades": "charades"}
@@ -68,15 +72,6 @@ def run_dir(home: Path, spec_or_id) -> Path:
     return home / "runs" / (spec_or_id if isinstance(spec_or_id, str) else spec_or_id.run_id)
 
 
-def _config_of(model: str) -> str:
-    import baselines
-    import vidtr
-
-    if model in vidtr.list_models():
-        return str(vidtr.config_path(model).relative_to(REPO))
-    return str(baselines.get_baseline(model).config_path.relative_to(REPO))
-
-
 def dataset_overrides(dataset: str, protocol: str = "30view", frames: Optional[int] = None,
                       test_pipeline: Optional[list] = None, load_from: Optional[str] = None) -> dict:
     """mmengine overrides pointing a Kinetics config at ``dataset`` under the data root."""
@@ -125,7 +120,8 @@ def _resampled(pipeline: list, clip_len: int, rate: Optional[int]) -> Optional[l
     """The pipeline with SampleFrames set to ``clip_len`` x ``rate``; None if it already is."""
     out, changed = [], False
     for t in pipeline:
-        if t["type"] == "SampleFrames" and (t["clip_len"], t["frame_interval"]) != (clip_len, rate or t["frame_interval"]):
+        wanted = (clip_len, rate or t.get("frame_interval"))
+        if t["type"] == "SampleFrames" and (t["clip_len"], t["frame_interval"]) != wanted:
             t = dict(t, clip_len=clip_len, frame_interval=rate or t["frame_interval"])
             changed = True
         out.append(t)
@@ -136,7 +132,7 @@ def _model_run(table: Table, row: Row, model: str, frames: int, dataset: str, da
                protocol: str, seed: int, k400_runs: dict) -> RunSpec:
     from mmengine.config import Config
 
-    config = _config_of(model)
+    config = catalogue.get(model).config_rel
     depends, load_from = (), None
     if dataset != "kinetics400":  # fine-tuned from this model's Kinetics-400 run
         k400 = k400_runs.setdefault(model, RunSpec(table.id, f"{model} (K400)",
@@ -158,7 +154,7 @@ def _model_run(table: Table, row: Row, model: str, frames: int, dataset: str, da
     return RunSpec(table.id, row.label, model, config, dataset, seed, protocol, overrides, depends, data_root=data_root)
 
 
-def table_runs(table_id: str, data_root: str, rows: Optional[list] = None, seed: int = 0) -> list[RunSpec]:
+def _paper_runs(table_id: str, data_root: str, rows: Optional[list] = None, seed: int = 0) -> list[RunSpec]:
     """Every run a paper table needs, dependencies first (the K400 runs fine-tuning starts from,
     ensemble members), in launch order."""
     from .paper import select
@@ -178,12 +174,61 @@ def table_runs(table_id: str, data_root: str, rows: Optional[list] = None, seed:
             elif row.members:
                 members = []
                 for m in row.members:
-                    mrow = Row(f"{row.label}: {m.model} {m.frames}f", m.model, f"{m.frames}", m.frames, row.views, m.res)
+                    mrow = Row(f"{row.label}: {m.model} {m.frames}f", m.model, f"{m.frames}", m.frames, row.views,
+                               m.res)
                     spec = _model_run(table, mrow, m.model, m.frames, dataset, data_root, protocol, seed, k400_runs)
                     runs.setdefault(spec.run_id, spec)
                     members.append(spec.run_id)
                 ens = RunSpec(table.id, row.label, "", "", dataset, seed, protocol, depends_on=tuple(members),
                               members=tuple(members), data_root=data_root)
                 runs.setdefault(ens.run_id, ens)
-    ordered = list(k400_runs.values()) + [r for r in runs.values() if r.run_id not in {k.run_id for k in k400_runs.values()}]
-    return ordered
+    k400_ids = {k.run_id for k in k400_runs.values()}
+    return list(k400_runs.values()) + [r for r in runs.values() if r.run_id not in k400_ids]
+
+
+def _generated(table_id: str):
+    import importlib
+
+    return importlib.import_module(GENERATED[table_id])
+
+
+def table_ids() -> list[str]:
+    return list(TABLES) + list(GENERATED)
+
+
+def get_table(table_id: str) -> Table:
+    """A paper table, or one of our generated tables (smoke, demo)."""
+    if table_id in GENERATED:
+        return _generated(table_id).TABLE
+    if table_id not in TABLES:
+        raise KeyError(f"unknown table {table_id!r}; valid tables: {', '.join(table_ids())}")
+    return TABLES[table_id]
+
+
+def default_data_root(table_id: str, home: Path) -> str:
+    """Where a generated table writes its data when no data root is given ("" for the paper's)."""
+    return str(home / _generated(table_id).DEFAULT_DATA) if table_id in GENERATED else ""
+
+
+def prepare_data(table_id: str, data_root: str, seed: int = 0, **options) -> None:
+    """Write a generated table's data under ``data_root`` on first use (paper tables: nothing)."""
+    if table_id in GENERATED:
+        Path(data_root).mkdir(parents=True, exist_ok=True)
+        _generated(table_id).prepare_data(data_root, seed, **options)
+
+
+def table_runs(table_id: str, data_root: str = "", rows: Optional[list] = None, seed: int = 0,
+               **options) -> list[RunSpec]:
+    """The runs of any table (``options``: a generated table's own, e.g. the smoke table's
+    ``epochs``), only the rows asked for, in launch order."""
+    if table_id not in GENERATED:
+        get_table(table_id)
+        return _paper_runs(table_id, data_root, rows, seed)
+    specs = _generated(table_id).runs(data_root, seed, **options)
+    if rows:
+        known = [s.row for s in specs]
+        bad = [r for r in rows if r not in known]
+        if bad:
+            raise KeyError(f"table {table_id} has no row(s) {bad}; valid rows: {', '.join(known)}")
+        specs = [s for s in specs if s.row in rows]
+    return specs

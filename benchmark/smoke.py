@@ -10,11 +10,19 @@ import numpy as np
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from .paper import Member, Row, Table
 from .runs import DATA_ROOT, RunSpec
 from .video_io import write_clip
 
 CONFIG = "benchmark/configs/smoke.py"
 CLASSES = ("moving right", "moving left")
+DEFAULT_DATA = "data"  # under the bench home; clips go to <data root>/smoke/
+_TINY = dict(input="8x1", frames=8, views=2, res=32)  # 8 frames of 32x32, two temporal views per video
+TABLE = Table("smoke", "smoke table", "smoke", len(CLASSES), ("top1", "top5", "mean_class"), (
+    Row("tiny VidTr", "vidtr_s_8x8", **_TINY),
+    Row("tiny C-VidTr", "cvidtr_s_8x8", **_TINY),
+    Row("tiny ensemble", None, **_TINY, members=(Member("vidtr_s_8x8", 8, 32), Member("cvidtr_s_8x8", 8, 32))),
+), figure="figure_smoke")
 
 
 def make_clips(root, n_train: int = 12, n_test: int = 6, size: int = 32, frames: int = 16, seed: int = 0) -> Path:
@@ -50,7 +58,11 @@ def make_clips(root, n_train: int = 12, n_test: int = 6, size: int = 32, frames:
     return base
 
 
-def smoke_runs(data_root: str, seed: int = 0, epochs: int = 2, epoch_delay_s: float = 0.0) -> list[RunSpec]:
+def prepare_data(data_root: str, seed: int = 0) -> None:
+    make_clips(data_root)
+
+
+def runs(data_root: str, seed: int = 0, epochs: int = 2, epoch_delay_s: float = 0.0) -> list[RunSpec]:
     """Two tiny models and their ensemble."""
     base = f"{DATA_ROOT}/smoke"
     data = {}
@@ -61,12 +73,14 @@ def smoke_runs(data_root: str, seed: int = 0, epochs: int = 2, epoch_delay_s: fl
     if epoch_delay_s:
         data["custom_hooks"] = [dict(type="EpochDelayHook", seconds=epoch_delay_s)]
     compact = {"model.backbone.pool": "std_topk", "model.backbone.pool_layers": (0,), "model.backbone.pool_keep": (4,)}
-    runs = [RunSpec("smoke", "tiny VidTr", "vidtr_s_8x8", CONFIG, "smoke", seed, overrides=data, data_root=data_root),
-            RunSpec("smoke", "tiny C-VidTr", "cvidtr_s_8x8", CONFIG, "smoke", seed, overrides={**data, **compact},
-                    data_root=data_root)]
-    members = tuple(r.run_id for r in runs)
-    return runs + [RunSpec("smoke", "tiny ensemble", "", "", "smoke", seed, depends_on=members, members=members,
-                           data_root=data_root)]
+    vidtr_row, compact_row, ensemble_row = TABLE.rows
+    models = [RunSpec("smoke", vidtr_row.label, vidtr_row.model, CONFIG, "smoke", seed, overrides=data,
+                      data_root=data_root),
+              RunSpec("smoke", compact_row.label, compact_row.model, CONFIG, "smoke", seed,
+                      overrides={**data, **compact}, data_root=data_root)]
+    members = tuple(r.run_id for r in models)
+    return models + [RunSpec("smoke", ensemble_row.label, "", "", "smoke", seed, depends_on=members, members=members,
+                             data_root=data_root)]
 
 
 @HOOKS.register_module()

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from . import complexity as cx
+from . import timing
 
 IMPLS = ("released", "math", "sdpa")  # the released code's structure first: the baseline
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -63,6 +64,13 @@ def _matmul_precision(device: torch.device, tf32: bool):
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def _with_precision(fn, device: torch.device, tf32: bool):
+    def call():
+        with _matmul_precision(device, tf32):
+            return fn()
+    return call
 
 
 def _autocast(device: torch.device, dtype: torch.dtype):
@@ -154,37 +162,31 @@ def _measure(built: dict, batch: int, mode: str, dev, dt, warmup: int, iters: in
         opt = torch.optim.SGD(c.model.parameters(), lr=1e-4) if mode == "train" else None
         steps[c.impl] = _step(c.runner, x, mode, dev, dt, opt)
 
-    def fits(c, fn) -> bool:
-        try:
-            fn()
-            return True
-        except torch.OutOfMemoryError:
-            pass
-        # cleaned up here, outside the except block, where the traceback no longer pins tensors
-        result[c.impl] = None
-        for p in c.model.parameters():
-            p.grad = None
-        torch.cuda.empty_cache()
-        return False
+    def free(key) -> None:  # an implementation that ran out of memory gives its gradients back
+        if key in built:
+            result[key] = None
+            for p in built[key].model.parameters():
+                p.grad = None
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
 
     for c in live:
         result[c.impl] = dict(times=[])
-        fits(c, lambda: result[c.impl].update(peak_mb=_peak_step_mb(c, steps[c.impl], x, dev, warmup)))
+        if not timing.fits(lambda: result[c.impl].update(peak_mb=_peak_step_mb(c, steps[c.impl], x, dev, warmup)),
+                           dev):
+            free(c.impl)
     # the reference matmuls, at each matmul precision the implementations use
     refs = {(name, t32): _matmul(dev, dt, *shape) for name, shape in REFERENCE_MATMULS.items()
             for t32 in {c.tf32 for c in built.values()}}
-    ref_times = {key: [] for key in refs}
-    for _ in range(iters):
-        for c in live:
-            if result[c.impl] is not None:
-                with _matmul_precision(dev, c.tf32):
-                    fits(c, lambda: result[c.impl]["times"].append(cx.time_once(steps[c.impl], dev)))
-        for (name, t32), fn in refs.items():
-            with _matmul_precision(dev, t32):
-                ref_times[(name, t32)].append(cx.time_once(fn, dev))
+    fns = {c.impl: _with_precision(steps[c.impl], dev, c.tf32) for c in live if result[c.impl] is not None}
+    fns.update({key: _with_precision(fn, dev, key[1]) for key, fn in refs.items()})
+    times = timing.round_robin(fns, dev, iters, on_oom=free)
+    for c in live:
+        if result[c.impl] is not None:
+            result[c.impl]["times"] = times[c.impl]
     for c in live:
         c.model.eval()
-    rates = {key: math.prod(REFERENCE_MATMULS[key[0]]) / statistics.median(t) / 1e9 for key, t in ref_times.items()}
+    rates = {key: math.prod(REFERENCE_MATMULS[key[0]]) / statistics.median(times[key]) / 1e9 for key in refs}
     return result, rates
 
 
@@ -277,18 +279,6 @@ def _device_name(dev: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def _round_robin(fns: dict, device: torch.device, warmup: int, iters: int) -> dict:
-    """Median milliseconds of each callable, timed one call of each per round."""
-    times = {k: [] for k in fns}
-    with torch.no_grad():
-        for i in range(warmup + iters):
-            for k, fn in fns.items():
-                t = cx.time_once(fn, device)
-                if i >= warmup:
-                    times[k].append(t)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def std_topk_overhead(device: str = "cpu", T: int = 8, iters: int = 5) -> dict:
     """std-topK pooling (keep T-2) against no pooling at the same input T, VidTr-S size:
     the whole layer (pooling also shortens what follows it) and the temporal attention alone
@@ -305,9 +295,11 @@ def std_topk_overhead(device: str = "cpu", T: int = 8, iters: int = 5) -> dict:
     cls = torch.randn(1, 1, spec.embed_dims, device=dev)
     q, k, v = (torch.randn(1, spec.num_heads, spec.num_patches, T, spec.embed_dims // spec.num_heads, device=dev)
                for _ in range(3))
-    t = _round_robin({"plain": lambda: plain(x, cls, None), "pooled": lambda: pooled(x, cls, None),
-                      "plain_t": lambda: plain.attn._temporal(q, k, v), "pooled_t": lambda: pooled.attn._temporal(q, k, v)},
-                     dev, warmup=2, iters=iters)
+    with torch.no_grad():
+        times = timing.round_robin({"plain": lambda: plain(x, cls, None), "pooled": lambda: pooled(x, cls, None),
+                                    "plain_t": lambda: plain.attn._temporal(q, k, v),
+                                    "pooled_t": lambda: pooled.attn._temporal(q, k, v)}, dev, iters, warmup=2)
+    t = {k: statistics.median(v) for k, v in times.items()}
     return dict(plain_ms=t["plain"], std_topk_ms=t["pooled"], overhead=t["pooled"] / t["plain"] - 1,
                 temporal_plain_ms=t["plain_t"], temporal_std_topk_ms=t["pooled_t"],
                 temporal_overhead=t["pooled_t"] / t["plain_t"] - 1)
@@ -335,36 +327,35 @@ def _span(values: pd.Series) -> str:
 
 
 def summary(df: pd.DataFrame, overhead: Optional[dict], command: str) -> str:
-    import mmengine
-    import timm
+    from .records import versions_line
+    from .report import number
 
     a = df.attrs
     precision = {"none": "", "fast": " (fp32 matmuls as TF32 for every implementation but released)",
                  "all": " (fp32 matmuls as TF32)"}[a.get("tf32", "none")]
     lines = [f"# VidTr speed: {a['mode']}, {a['dtype']}{precision}", "",
-             f"_device {a['device']}; torch {torch.__version__}, mmengine {mmengine.__version__}, "
-             f"timm {timm.__version__}; measured {time.strftime('%Y-%m-%d')}_", "",
+             f"_device {a['device']}; {versions_line()}; measured {time.strftime('%Y-%m-%d')}_", "",
              f"Command: `{command}`", "",
              f"Reference: a 4096x4096 {a['dtype']} matmul, timed in the same rounds as each model's implementations, "
              f"ran at {_span(df['matmul_tflops'] * 1e3)} G multiply-adds/s (VidTr-S's MLP shape, 1576x768 @ 768x3072: "
-             f"{_span(df['mlp_matmul_tflops'] * 1e3)}); 'of matmul' is each row's achieved rate (fvcore count / latency) "
+             f"{_span(df['mlp_matmul_tflops'] * 1e3)}); 'of matmul' is each row's achieved rate "
+             "(fvcore count / latency) "
              "over the 4096x4096 rate of its own rounds."]
     has_mfu = not pd.isna(a.get("peak_tflops", float("nan")))
     if has_mfu:
         lines += [f"MFU: 2 x fvcore count{' x 3' if a['mode'] == 'train' else ''} per "
                   f"{'step' if a['mode'] == 'train' else 'forward'} / time / dense bf16 peak "
                   f"({a['peak_tflops']:.0f} TFLOP/s)."]
-    fmt = lambda v, f: "-" if pd.isna(v) else ("OOM" if v == float("inf") else f.format(v))  # noqa: E731
     shown = pd.DataFrame({
         "model": df["model"], "T": df["frames"], "impl": df["impl"], "batch": df["batch"],
-        "latency ms (min-max)": [fmt(m, "{:.1f}") + ("" if pd.isna(lo) else f" ({lo:.1f}-{hi:.1f})") for m, lo, hi in
+        "latency ms (min-max)": [number(m) + ("" if pd.isna(lo) else f" ({lo:.1f}-{hi:.1f})") for m, lo, hi in
                                  zip(df["latency_ms"], df["latency_min_ms"], df["latency_max_ms"])],
-        "clips/s": df["throughput"].map(lambda v: fmt(v, "{:.2f}")),
-        "G MAC/s": (df["tflops"] * 1e3).map(lambda v: fmt(v, "{:.1f}")),
-        "of matmul": df["matmul_fraction"].map(lambda v: fmt(100 * v, "{:.0f}%")),
-        "MFU": df["mfu"].map(lambda v: fmt(100 * v, "{:.1f}%")),
-        "vs released": df["speedup_vs_released"].map(lambda v: fmt(v, "{:.2f}x")),
-        "peak MB": df["peak_mem_mb"].map(lambda v: fmt(v, "{:.0f}"))})
+        "clips/s": df["throughput"].map(lambda v: number(v, 2)),
+        "G MAC/s": (df["tflops"] * 1e3).map(number),
+        "of matmul": df["matmul_fraction"].map(lambda v: number(100 * v, 0, unit="%")),
+        "MFU": df["mfu"].map(lambda v: number(100 * v, 1, unit="%")),
+        "vs released": df["speedup_vs_released"].map(lambda v: number(v, 2, unit="x")),
+        "peak MB": df["peak_mem_mb"].map(lambda v: number(v, 0))})
     if not has_mfu:
         shown = shown.drop(columns="MFU")
     if df["error"].fillna("").astype(bool).any():
@@ -378,7 +369,8 @@ def summary(df: pd.DataFrame, overhead: Optional[dict], command: str) -> str:
         lines += [""]
     if overhead:
         lines += [f"std-topK (keep 6 of 8 frames) vs no pooling at T=8, VidTr-S size, batch 1: whole layer "
-                  f"{overhead['std_topk_ms']:.1f} ms vs {overhead['plain_ms']:.1f} ms ({100 * overhead['overhead']:+.1f}%; "
+                  f"{overhead['std_topk_ms']:.1f} ms vs {overhead['plain_ms']:.1f} ms "
+                  f"({100 * overhead['overhead']:+.1f}%; "
                   "the pooled layer's spatial attention and MLP see 6 frames); temporal attention alone "
                   f"{overhead['temporal_std_topk_ms']:.2f} ms vs {overhead['temporal_plain_ms']:.2f} ms "
                   f"({100 * overhead['temporal_overhead']:+.1f}%).", ""]
@@ -388,7 +380,7 @@ def summary(df: pd.DataFrame, overhead: Optional[dict], command: str) -> str:
 def write(df: pd.DataFrame, overhead: Optional[dict], out_dir: str, command: str) -> list[Path]:
     """``speed_<mode>_<dtype>[_T<frames>][_tf32-<which>][_compiled][_ckpt]_<cpu|cuda>.{csv,md}``
     under ``out_dir``: runs of other settings never replace each other's files."""
-    from .job import write_output
+    from .records import write_output
 
     a = df.attrs
     parts = ["speed", a["mode"], a["dtype"]]

@@ -50,7 +50,8 @@ def load_backbone(model: str, checkpoint: Optional[str], trust: bool = False):
         own = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
         missing, unexpected = backbone.load_state_dict(own, strict=False)
         if missing or unexpected:
-            raise CheckpointError(f"{checkpoint}: does not fit {model}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+            raise CheckpointError(f"{checkpoint}: does not fit {model}: missing {missing[:5]}, "
+                                  f"unexpected {unexpected[:5]}")
         return backbone
     return vidtr.load_released(model, checkpoint, trust=trust).backbone
 

@@ -65,7 +65,8 @@ def load_profile(name_or_path: str) -> dict:
     data = yaml.safe_load(path.read_text()) or {}
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
-        raise ProfileError(f"cluster profile {path}: missing required key(s) {missing} (required: {list(REQUIRED_KEYS)})")
+        raise ProfileError(f"cluster profile {path}: missing required key(s) {missing} "
+                           f"(required: {list(REQUIRED_KEYS)})")
     unknown = sorted(set(data) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
         raise ProfileError(f"cluster profile {path}: unknown key(s) {unknown}; "
@@ -93,8 +94,9 @@ def sbatch_preview(task: Task, profile: dict, folder: Path, dependency: Optional
     profile = light_profile(profile) if task.light else profile
     gpus = int(profile["gpus_per_node"])
     kw = dict(job_name=task.name, partition=profile["partition"], time=int(profile["timeout_min"]),
-              nodes=int(profile.get("nodes", 1)), ntasks_per_node=max(1, gpus), cpus_per_task=int(profile["cpus_per_task"]),
-              gpus_per_node=gpus or None, mem=f"{profile['mem_gb']}GB", signal_delay_s=int(profile.get("signal_delay_s", 120)),
+              nodes=int(profile.get("nodes", 1)), ntasks_per_node=max(1, gpus),
+              cpus_per_task=int(profile["cpus_per_task"]), gpus_per_node=gpus or None, mem=f"{profile['mem_gb']}GB",
+              signal_delay_s=int(profile.get("signal_delay_s", 120)),
               account=profile.get("account"), constraint=profile.get("constraint"), qos=profile.get("qos"),
               dependency=dependency)
     extra = {"kill-on-invalid-dep": "yes"} if dependency else None

@@ -1,9 +1,11 @@
 """Baselines: mmaction2 zoo configs, inherited, buildable, never downloading."""
-import baselines
 import pytest
 import torch
-from benchmark import complexity as cx
 from mmengine.config import Config
+
+import baselines
+from benchmark import catalogue
+from benchmark import complexity as cx
 
 ALL = baselines.list_baselines()
 
@@ -23,7 +25,7 @@ def test_baseline_inherits_a_zoo_config_and_runs(name):
     model = baselines.build_baseline(name, num_classes=7).eval()
     res = 224 if name == "timesformer_divst" else 64  # TimeSformer's position table is for 224
     with torch.no_grad():
-        scores = cx.ScoresOf(model)(cx.view_input(name, b.frames, res))
+        scores = cx.ScoresOf(model)(catalogue.get(name).view(res=res))
     assert scores.shape == (1, 7) and torch.isfinite(scores).all()
 
 
@@ -39,7 +41,7 @@ def test_depth_overrides_make_deeper_models():
 def test_timesformer_counts_as_its_paper_reports():
     """A fellow transformer through the same counter: TimeSformer divST 8x224, 196 GFLOPs."""
     model = baselines.build_baseline("timesformer_divst")
-    flops = cx.count_flops(cx.ScoresOf(model), cx.view_input("timesformer_divst", 8, 224))
+    flops = cx.count_flops(cx.ScoresOf(model), catalogue.get("timesformer_divst").view(8, 224))
     assert abs(flops.gflops / 196 - 1) < 0.03, flops.gflops
 
 
@@ -47,4 +49,4 @@ def test_unknown_baseline_lists_valid_names():
     with pytest.raises(KeyError, match="valid names: .*i3d_r50"):
         baselines.get_baseline("i3d_r18")
     with pytest.raises(KeyError, match="baselines: .*x3d_m"):
-        cx.build_model("resnet_xxl")
+        catalogue.build("resnet_xxl")

@@ -1,12 +1,14 @@
 """Complexity: fvcore with SDPA counted, the paper's FLOPs convention, tables and the CLI."""
 import pytest
 import torch
+from conftest import tiny
+from torch import nn
+
 import vidtr
+from benchmark import catalogue, timing
 from benchmark import complexity as cx
 from benchmark import complexity_table as ct
 from benchmark.cli import main
-from conftest import tiny
-from torch import nn
 
 
 @pytest.mark.parametrize("name,paper", [("vidtr_s_8x8", 89), ("vidtr_m_16x4", 179), ("cvidtr_s_8x8", 39),
@@ -20,7 +22,7 @@ def test_paper_convention_count_matches_the_paper(name, paper):
 
 def test_full_count_of_vidtr_s_is_well_above_the_paper_convention():
     model = vidtr.build_recognizer("vidtr_s_8x8")
-    x = cx.view_input("vidtr_s_8x8", 8, 224)
+    x = catalogue.get("vidtr_s_8x8").view(8, 224)
     full = cx.count_flops(cx.ScoresOf(model), x).gflops
     assert full > 1.5 * cx.count_paper_convention(model.backbone, x[:, 0]) and full > 1.5 * 89
 
@@ -99,6 +101,6 @@ def test_cli_writes_tables_and_names_bad_input(tmp_path, capsys):
 def test_training_memory_on_gpu_separable_below_joint():
     clip = torch.randn(1, 3, 8, 224, 224)
     dev = torch.device("cuda")
-    joint = cx.train_step_peak_memory_gb(vidtr.build_backbone("vidtr_s_joint_8x8", attn_impl="math"), clip, dev)
-    sep = cx.train_step_peak_memory_gb(vidtr.build_backbone("vidtr_s_8x8", attn_impl="math"), clip, dev)
+    joint = timing.train_step_peak_memory_gb(vidtr.build_backbone("vidtr_s_joint_8x8", attn_impl="math"), clip, dev)
+    sep = timing.train_step_peak_memory_gb(vidtr.build_backbone("vidtr_s_8x8", attn_impl="math"), clip, dev)
     assert sep < joint

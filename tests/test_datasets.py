@@ -1,12 +1,13 @@
 """Annotation builders and the bad-video-aware dataset."""
 import json
 
+import numpy as np
 import pytest
+
 import vidtr  # noqa: F401
 from benchmark import datasets as ds
 from benchmark.metrics import mean_average_precision, metrics_from_scores
 from benchmark.smoke import make_clips
-import numpy as np
 
 
 def test_kinetics_csv_to_list(tmp_path):

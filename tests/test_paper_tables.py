@@ -3,8 +3,9 @@
 import re
 from pathlib import Path
 
-import baselines
 import pytest
+
+import baselines
 import vidtr
 from benchmark.paper import TABLES, Ref, get_table, select
 

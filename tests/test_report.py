@@ -5,11 +5,12 @@ import subprocess
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from benchmark import report as rp
 from benchmark.cli import main
-from benchmark.job import read_record
-from benchmark.launch import _update_manifest, specs_for
-from PIL import Image
+from benchmark.records import read_record, update_manifest
+from benchmark.runs import table_runs
 
 
 @pytest.fixture(scope="module")
@@ -22,20 +23,20 @@ def smoke_home(tmp_path_factory):
 def test_report_shows_the_recorded_metrics_and_their_provenance(smoke_home, tmp_path):
     assert main(["report", "--table", "smoke", "--workdir", str(smoke_home), "--out", str(tmp_path)]) == 0
     md = (tmp_path / "table_smoke.md").read_text()
-    for spec in specs_for("smoke", str(smoke_home / "data")):
+    for spec in table_runs("smoke", str(smoke_home / "data")):
         rec = read_record(smoke_home, spec)
         line = next(ln for ln in md.splitlines() if ln.startswith(f"| {spec.row} "))
         assert f"| {rec['metrics']['top1']:.1f} " in line and f"| {rec['metrics']['mean_class']:.1f} " in line
         assert f"{spec.run_id} (config {rec['config_hash']}, code {rec['code_version']})" in md
-    ens = read_record(smoke_home, specs_for("smoke", str(smoke_home / "data"))[2])
+    ens = read_record(smoke_home, table_runs("smoke", str(smoke_home / "data"))[2])
     assert "member 1 top-1" in md and len(ens["members"]) == 2
     with Image.open(tmp_path / "figure_smoke.png") as im:
         assert im.size[0] > 300 and im.size[1] > 200
 
 
 def test_missing_runs_are_dashes_and_running_runs_say_so(tmp_path):
-    specs = specs_for("4b", "")
-    _update_manifest(tmp_path, "4b", specs[1].run_id, executor="local", state="running", job_id=str(os.getpid()))
+    specs = table_runs("4b", "")
+    update_manifest(tmp_path, "4b", specs[1].run_id, executor="local", state="running", job_id=str(os.getpid()))
     df = rp.table_frame("4b", specs, tmp_path, complexity_dir=None)
     shown = rp.display(df)
     assert list(shown["top-1"]) == ["-", "running", "-", "-"]
@@ -48,7 +49,7 @@ def test_ours_paper_and_difference_per_metric_from_complexity(tmp_path):
     cx.mkdir()
     (cx / "table_4a.csv").write_text("row,gflops,gflops_paper_convention\ncubic 2x16^2,88.3,45.3\n"
                                      "square 1x32^2,40.0,23.1\n")
-    df = rp.table_frame("4a", specs_for("4a", ""), tmp_path, complexity_dir=cx)
+    df = rp.table_frame("4a", table_runs("4a", ""), tmp_path, complexity_dir=cx)
     shown = rp.display(df).set_index("model")
     assert shown.loc["cubic 2x16^2", "GFLOPs"] == "45.3" and shown.loc["cubic 2x16^2", "GFLOPs diff"] == "+0.3"
     assert shown.loc["square 1x32^2", "GFLOPs diff"] == "+2.1"
@@ -66,7 +67,7 @@ def test_all_tables_ablation_page_and_figure3(smoke_home, tmp_path):
 
 
 def test_per_class_gain_from_saved_scores(smoke_home, tmp_path):
-    specs = specs_for("smoke", str(smoke_home / "data"))
+    specs = table_runs("smoke", str(smoke_home / "data"))
     a, b = (read_record(smoke_home, s) for s in specs[:2])
     gains = rp.per_class_gain(a, b, ["right", "left"], top=1)
     sa, sb = np.load(a["scores_file"]), np.load(b["scores_file"])

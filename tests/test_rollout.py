@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 import torch
-import vidtr
-from benchmark.cli import main
 from conftest import tiny
 from PIL import Image
+
+import vidtr
+from benchmark.cli import main
 from vidtr.rollout import _mixed, attention_rollout, top_fraction
 
 

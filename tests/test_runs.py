@@ -3,11 +3,11 @@ import json
 
 import numpy as np
 import pytest
+
 from benchmark.cli import main
 from benchmark.ensemble import average_scores
-from benchmark.job import RECORD, definition_hash, read_record, stale
-from benchmark.launch import specs_for
-from benchmark.runs import CHECKPOINT_OF, table_runs
+from benchmark.records import RECORD, definition_hash, read_record, stale
+from benchmark.runs import CHECKPOINT_OF, prepare_data, table_runs
 
 
 def _by_row(specs):
@@ -68,7 +68,7 @@ def test_single_pass_protocol_and_row_inputs_reach_the_pipelines():
 def test_local_launch_writes_records_skips_finished_runs_and_keeps_old_ones_on_force(tmp_path, capsys):
     work = tmp_path / "work"
     assert main(["launch", "--table", "smoke", "--workdir", str(work), "--quiet"]) == 0
-    specs = specs_for("smoke", str(work / "data"))
+    specs = table_runs("smoke", str(work / "data"))
     records = [read_record(work, s) for s in specs]
     for rec in records:
         assert set(rec["metrics"]) >= {"top1", "top5", "mean_class"}
@@ -102,7 +102,7 @@ def test_local_launch_writes_records_skips_finished_runs_and_keeps_old_ones_on_f
 
 def test_failed_run_is_reported_with_its_error(tmp_path, capsys):
     work, data = tmp_path / "work", tmp_path / "data"
-    specs_for("smoke", str(data))  # writes the clips
+    prepare_data("smoke", str(data))  # writes the clips
     (data / "smoke" / "val_list.txt").write_text("val_000.avi 0\nval_001.avi\n")  # a malformed line
     assert main(["launch", "--table", "smoke", "--rows", "tiny VidTr", "--workdir", str(work),
                  "--data-root", str(data), "--quiet"]) == 1
@@ -154,10 +154,10 @@ def test_ensemble_members_must_score_the_same_videos():
 
 
 def test_a_local_run_whose_process_died_shows_as_failed(tmp_path):
-    from benchmark.launch import _update_manifest, status
+    from benchmark.records import status, update_manifest
 
-    spec = specs_for("smoke", str(tmp_path / "data"))[0]
-    _update_manifest(tmp_path, "smoke", spec.run_id, executor="local", state="running", job_id="999999999",
+    spec = table_runs("smoke", str(tmp_path / "data"))[0]
+    update_manifest(tmp_path, "smoke", spec.run_id, executor="local", state="running", job_id="999999999",
                      stderr=str(tmp_path / "none.err"))
     row = status("smoke", [spec], tmp_path)[0]
     assert row["state"] == "failed" and "without a record" in row["error"]
@@ -166,10 +166,10 @@ def test_a_local_run_whose_process_died_shows_as_failed(tmp_path):
 def test_a_run_in_flight_is_not_submitted_again_and_force_waits_for_it(tmp_path, capsys):
     import os
 
-    from benchmark.launch import _update_manifest
+    from benchmark.records import update_manifest
 
-    spec = specs_for("smoke", str(tmp_path / "data"), rows=["tiny VidTr"])[0]
-    _update_manifest(tmp_path, "other-table", spec.run_id, executor="local", state="running", job_id=str(os.getpid()))
+    spec = table_runs("smoke", str(tmp_path / "data"), rows=["tiny VidTr"])[0]
+    update_manifest(tmp_path, "other-table", spec.run_id, executor="local", state="running", job_id=str(os.getpid()))
     assert main(["launch", "--table", "smoke", "--rows", "tiny VidTr", "--workdir", str(tmp_path), "--quiet"]) == 0
     assert "running (skipped)" in capsys.readouterr().out
     assert not (tmp_path / "runs" / spec.run_id / "record.json").exists()
@@ -180,6 +180,7 @@ def test_a_run_in_flight_is_not_submitted_again_and_force_waits_for_it(tmp_path,
 def test_a_resumed_fine_tuning_run_resumes_its_own_checkpoint(tmp_path, monkeypatch):
     """mmengine resumes from load_from when set: a requeued fine-tune must not restart from K400."""
     import mmengine.runner
+
     from benchmark import job
 
     k400, k700 = table_runs("5", str(tmp_path), rows=["VidTr-S"])
@@ -222,7 +223,8 @@ def test_multi_label_scores_keep_one_hot_targets(tmp_path):
 
 
 def test_a_finished_run_whose_config_changed_is_flagged_stale_never_rerun_silently(tmp_path, capsys):
-    from benchmark.launch import launch, status
+    from benchmark.launch import launch
+    from benchmark.records import status
     from benchmark.runs import RunSpec, run_dir
 
     config = tmp_path / "cfg.py"
@@ -251,17 +253,17 @@ def test_a_finished_run_whose_config_changed_is_flagged_stale_never_rerun_silent
 
 
 def _write_entries(args):
-    from benchmark.launch import _update_manifest
+    from benchmark.records import update_manifest
 
     home, prefix = args
     for i in range(40):
-        _update_manifest(home, "t", f"{prefix}-{i}", state="submitted")
+        update_manifest(home, "t", f"{prefix}-{i}", state="submitted")
 
 
 def test_concurrent_launchers_keep_every_manifest_entry(tmp_path):
     import multiprocessing
 
-    from benchmark.launch import read_manifest
+    from benchmark.records import read_manifest
 
     with multiprocessing.get_context("fork").Pool(3) as pool:
         pool.map(_write_entries, [(tmp_path, p) for p in ("a", "b", "c")])

@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
+
 from benchmark.cli import main
-from benchmark.job import read_record
-from benchmark.launch import launch, read_manifest, specs_for, status
-from benchmark.runs import run_dir
+from benchmark.launch import launch
+from benchmark.records import read_manifest, read_record, status
+from benchmark.runs import prepare_data, run_dir, table_runs
 
 SCRIPT = Path(__file__).resolve().parents[1] / "slurm" / "local_cluster.sh"
 
@@ -47,7 +48,7 @@ def test_smoke_table_runs_on_slurm_and_a_finished_table_submits_nothing(cluster,
     work = tmp_path / "work"
     assert main(["launch", "--table", "smoke", "--executor", "slurm", "--cluster", "local",
                  "--workdir", str(work), "--quiet"]) == 0
-    specs = specs_for("smoke", str(work / "data"))
+    specs = table_runs("smoke", str(work / "data"))
     manifest = read_manifest(work, "smoke")
     assert {s.run_id for s in specs} == set(manifest) and all(e["executor"] == "slurm" for e in manifest.values())
     _wait(lambda: all(read_record(work, s) for s in specs), 300, "the smoke table's records", work, specs)
@@ -65,7 +66,8 @@ def test_smoke_table_runs_on_slurm_and_a_finished_table_submits_nothing(cluster,
 def test_preempted_job_is_requeued_and_resumes_from_its_checkpoint(cluster, tmp_path):
     work = tmp_path / "work"
     data = work / "data"
-    spec = specs_for("smoke", str(data), rows=["tiny VidTr"], smoke_epochs=4, smoke_delay_s=3.0)[0]
+    spec = table_runs("smoke", str(data), rows=["tiny VidTr"], epochs=4, epoch_delay_s=3.0)[0]
+    prepare_data("smoke", str(data))
     jobs = launch("smoke", [spec], work, executor="slurm", cluster="local", progress=False, out=lambda *_: None)
     job_id = jobs[spec.run_id]
     wd = run_dir(work, spec)

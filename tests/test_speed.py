@@ -1,11 +1,13 @@
 """Speed harness: implementations checked equal before timing; checkpointing, compile, bf16."""
+import collections
 import math
 
 import pytest
 import torch
+from conftest import tiny
+
 import vidtr
 from benchmark import speed as sp
-from conftest import tiny
 
 SMALL = dict(embed_dims=32, num_heads=4, img_size=32)
 
@@ -20,7 +22,8 @@ def test_speed_compares_implementations_on_the_same_weights(tmp_path):
     assert (df["matmul_fraction"] == df["tflops"] / df["matmul_tflops"]).all()
     csv, md = sp.write(df, None, str(tmp_path), "vidtr-bench speed --test")
     header = csv.read_text().splitlines()[0]
-    for col in ("model", "impl", "device", "dtype", "mode", "batch", "latency_ms", "throughput", "peak_mem_mb", "tflops"):
+    for col in ("model", "impl", "device", "dtype", "mode", "batch", "latency_ms", "throughput", "peak_mem_mb",
+                "tflops"):
         assert col in header.split(",")
     text = md.read_text()
     assert "cpu" in text and "4096x4096" in text and "vidtr-bench speed --test" in text
@@ -84,9 +87,7 @@ def test_std_topk_overhead_is_measured():
     assert r["temporal_plain_ms"] > 0 and r["temporal_std_topk_ms"] > 0
 
 
-def _op_counts(model, x) -> "collections.Counter":
-    import collections
-
+def _op_counts(model, x) -> collections.Counter:
     from torch.profiler import profile
 
     with profile() as prof, torch.no_grad():
@@ -150,7 +151,8 @@ def test_known_gpus_have_their_dense_bf16_peak():
 def test_memory_ratio_pairs_separable_and_joint_rows_of_the_same_impl_batch_and_frames():
     import pandas as pd
 
-    rows = [("vanilla_tr_8x8", "joint", 16, "sdpa", 1, 7000.0), ("vidtr_s_8x8", "temporal_spatial", 16, "sdpa", 1, 2000.0),
+    rows = [("vanilla_tr_8x8", "joint", 16, "sdpa", 1, 7000.0),
+            ("vidtr_s_8x8", "temporal_spatial", 16, "sdpa", 1, 2000.0),
             ("vanilla_tr_8x8", "joint", 16, "released", 1, 30000.0),
             ("vidtr_s_8x8", "temporal_spatial", 16, "released", 1, 6000.0),
             ("vidtr_s_8x8", "temporal_spatial", 8, "sdpa", 1, 1000.0)]  # no joint row at T=8: unpaired

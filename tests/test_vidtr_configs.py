@@ -1,7 +1,8 @@
 """mmaction2 config files of the named models, and the import shim."""
 import pytest
-import vidtr
 from mmengine.config import Config
+
+import vidtr
 
 ALL = vidtr.list_models()
 

@@ -1,9 +1,10 @@
 """The VidTr family: every named configuration, layouts, pooling, attention paths."""
 import pytest
 import torch
-import vidtr
 from conftest import tiny
 from mmaction.structures import ActionDataSample
+
+import vidtr
 from vidtr.vidtr import VidTrAttention, std_topk_indices
 
 ALL = vidtr.list_models()

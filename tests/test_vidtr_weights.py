@@ -4,12 +4,12 @@ import argparse
 import numpy as np
 import pytest
 import torch
-import vidtr
 from conftest import tiny
 from released_reference import released_logits
 from timm.models.vision_transformer import VisionTransformer
-from vidtr.weights import CheckpointError, inflate_vit, read_checkpoint, to_released, vit_to_timm
 
+import vidtr
+from vidtr.weights import CheckpointError, inflate_vit, read_checkpoint, to_released, vit_to_timm
 
 # --- helpers that write foreign formats (the inverse of what the loader reads) -----------
 

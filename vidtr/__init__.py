@@ -10,11 +10,26 @@ _compat.apply()
 import mmaction.models  # noqa: E402,F401  (populates mmaction2's registries)
 
 from .builders import (  # noqa: E402
-    VidTrClassifier, build, build_backbone, build_recognizer, clip_of, config_path, init_weights_quietly,
-    load_released, recognizer_cfg)
+    VidTrClassifier,
+    build,
+    build_backbone,
+    build_recognizer,
+    clip_of,
+    config_path,
+    init_weights_quietly,
+    load_released,
+    recognizer_cfg,
+)
 from .vidtr import (  # noqa: E402
-    ReleasedStructureAttention, VidTr, VidTrAttention, VidTrSpec, get_arch, list_models, resolve_spec,
-    std_topk_indices)
+    ReleasedStructureAttention,
+    VidTr,
+    VidTrAttention,
+    VidTrSpec,
+    get_arch,
+    list_models,
+    resolve_spec,
+    std_topk_indices,
+)
 from .weights import CheckpointError, load_vit_into, read_checkpoint  # noqa: E402
 
 __all__ = [

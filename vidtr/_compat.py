@@ -24,12 +24,13 @@ def _shim_mmaction_drn() -> None:
 
         if importlib.util.find_spec("mmaction") is None:
             return
-        import mmaction  # noqa: F401  (cheap: does not import mmaction.models)
         from pathlib import Path
+
+        import mmaction  # noqa: F401  (cheap: does not import mmaction.models)
 
         if (Path(mmaction.__file__).parent / "models" / "localizers" / "drn").is_dir():
             return
-    except Exception:  # pragma: no cover - find_spec errors are not ours to fix
+    except Exception:  # noqa: BLE001 - find_spec errors are not ours to fix
         return
 
     class DRN:  # noqa: D401 - placeholder
@@ -57,7 +58,7 @@ def _allow_mmengine_resume() -> None:
         import numpy as np
         import torch
         from mmengine.logging.history_buffer import HistoryBuffer
-    except Exception:  # pragma: no cover - mmengine missing: nothing to allow
+    except Exception:  # noqa: BLE001 - mmengine missing: nothing to allow
         return
     safe = [HistoryBuffer, np.dtype, np.ndarray]
     try:

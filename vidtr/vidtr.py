@@ -35,11 +35,10 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
+from mmaction.registry import MODELS
 from mmengine.model import BaseModule
 from timm.layers import Mlp, trunc_normal_
 from torch import Tensor, nn
-
-from mmaction.registry import MODELS
 
 from .weights import load_vit_into
 
@@ -109,7 +108,8 @@ class VidTrSpec:
         if self.embed_dims % self.num_heads:
             raise ValueError(f"VidTr: embed_dims={self.embed_dims} is not divisible by num_heads={self.num_heads}")
         if self.num_frames % self.tubelet_size:
-            raise ValueError(f"VidTr: num_frames={self.num_frames} is not a multiple of tubelet_size={self.tubelet_size}")
+            raise ValueError(f"VidTr: num_frames={self.num_frames} is not a multiple of "
+                             f"tubelet_size={self.tubelet_size}")
         if self.img_size % self.patch_size:
             raise ValueError(f"VidTr: img_size={self.img_size} is not a multiple of patch_size={self.patch_size}")
         if self.pool is not None and self.pos_every_layer:
@@ -530,7 +530,8 @@ class VidTr(BaseModule):
         s = self.spec
         expected = (s.in_channels, s.num_frames, s.img_size, s.img_size)
         if x.dim() != 5 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"VidTr({self.arch or 'custom'}) expects (B, C, T, H, W) = (B, {', '.join(map(str, expected))}) "
+            shape = ", ".join(map(str, expected))
+            raise ValueError(f"VidTr({self.arch or 'custom'}) expects (B, C, T, H, W) = (B, {shape}) "
                              f"clips; got {tuple(x.shape)}. Change num_frames/img_size or the data pipeline.")
 
     def _positions(self, T: int, N: int):

@@ -47,9 +47,9 @@ def read_checkpoint(path, trust: bool = False) -> StateDict:
                 "plain state dict / .safetensors.") from None
         try:
             obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as e:  # e.g. a class its pickle names is not importable here
+        except Exception as e:  # noqa: BLE001 - e.g. a class its pickle names is not importable here
             raise CheckpointError(f"{path}: cannot be loaded even when trusted ({type(e).__name__}: {e})") from None
-    except Exception as e:  # truncated or not a torch file at all
+    except Exception as e:  # noqa: BLE001 - truncated or not a torch file at all
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
     for key in ("state_dict", "model", "module", "model_state"):  # common containers
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
@@ -225,7 +225,8 @@ def released_to_vidtr(sd: StateDict, source: str = "checkpoint") -> tuple[StateD
             backbone[ours] = v
         else:
             raise CheckpointError(f"{source}: unexpected key {k!r} for the released VidTr layout "
-                                  "(conv_stem.*, encoder.layers.N.*, encoder.norm.*, pos_embedding, cls_s/cls_t or cls, fc.*)")
+                                  "(conv_stem.*, encoder.layers.N.*, encoder.norm.*, pos_embedding, cls_s/cls_t or "
+                                  "cls, fc.*)")
     return backbone, head
 
 
@@ -254,7 +255,8 @@ def to_released(model: nn.Module) -> StateDict:
     for k, v in model.backbone.state_dict().items():
         released = _rename(k, to_ours=False)
         if released is None:
-            raise CheckpointError(f"{k!r} has no counterpart in the released layout (fidelity 'paper' or conv pooling?)")
+            raise CheckpointError(f"{k!r} has no counterpart in the released layout "
+                                  "(fidelity 'paper' or conv pooling?)")
         out[released] = v.clone()
     out["fc.weight"] = model.cls_head.fc_cls.weight.detach().clone()
     out["fc.bias"] = model.cls_head.fc_cls.bias.detach().clone()
