@@ -227,7 +227,7 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
     """Each run: done / done (stale) / running / pending / failed (with log and last error line)
     / not launched / unknown (squeue cannot be asked). ``all_tables``: look for the run in every
     table's manifest (runs are shared between tables)."""
-    from slurm.queue import PENDING, RUNNING, squeue_states
+    from slurm.queue import PENDING, RUNNING, pending_reason, squeue_states
 
     manifest = read_manifest(home, table)
     if all_tables:
@@ -247,11 +247,13 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
                 row.update(state="done (stale)", error="its config or overrides changed since it ran, or its config "
                                                        "is unreadable (--force reruns)")
         elif entry.get("executor") == "slurm" and queue is None:
-            row.update(state="unknown", error="squeue did not answer (is SLURM_CONF set and the controller up?)")
+            row.update(state="unknown", error=f"squeue did not answer (failed or timed out), so the state of slurm job "
+                                              f"{row['job_id']} is unknown; check `squeue -j {row['job_id']}` (is "
+                                              "SLURM_CONF set and slurmctld up?)")
         elif entry.get("executor") == "slurm":
-            q = queue.get(str(entry.get("job_id")), "")
+            q, reason = queue.get(str(entry.get("job_id")), ("", ""))
             if q in PENDING:
-                row["state"] = "pending"
+                row.update(state="pending", error=pending_reason(row["job_id"], reason))
             elif q:
                 row["state"] = "running" if q in RUNNING else q.lower()
             else:

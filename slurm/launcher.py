@@ -7,12 +7,15 @@ resume from its own checkpoints (vidtr-bench's runs resume from mmengine's).
 """
 from __future__ import annotations
 
+import math
+import re
 import shlex
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import submitit
 import yaml
@@ -22,10 +25,45 @@ REQUIRED_KEYS = ("partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeo
 OPTIONAL_KEYS = ("nodes", "account", "constraint", "qos", "signal_delay_s", "array_parallelism", "setup",
                  "max_num_timeout")
 EXECUTORS = ("local", "slurm", "debug")
+DEFAULT_SIGNAL_DELAY_S = 120
+
+
+def _whole(least: int) -> Callable:
+    return lambda v: type(v) is int and v >= least  # type(): YAML's yes/no are bools, not numbers
+
+
+def _text(v) -> bool:
+    """Non-empty, one line, no surrounding blanks: it goes verbatim into an #SBATCH line."""
+    return isinstance(v, str) and v == v.strip() != "" and v.isprintable()
+
+
+# key -> (check, what is expected); every key of a profile is one of these
+CHECKS = {
+    "partition": (_text, "a partition name (a non-empty string)"),
+    "gpus_per_node": (_whole(0), "a whole number >= 0"),
+    "cpus_per_task": (_whole(1), "a whole number >= 1"),
+    "mem_gb": (lambda v: type(v) in (int, float) and math.isfinite(v) and v * 1024 >= 1,
+               "a number of GB > 0 (at least 1 MB; --mem=0 would take a whole node)"),
+    "timeout_min": (_whole(1), "a whole number of minutes >= 1"),
+    "nodes": (_whole(1), "a whole number >= 1"),
+    "signal_delay_s": (_whole(0), "a whole number of seconds >= 0"),
+    "array_parallelism": (_whole(1), "a whole number >= 1"),
+    "max_num_timeout": (_whole(0), "a whole number >= 0"),
+    "account": (_text, "a non-empty one-line string"),
+    "constraint": (_text, "a non-empty one-line string"),
+    "qos": (_text, "a non-empty one-line string"),
+    "setup": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+              "a list of shell commands (strings)"),
+}
 
 
 class ProfileError(ValueError):
     pass
+
+
+class Profile(dict):
+    """A checked cluster profile; ``source`` names its file in errors found later (at submission)."""
+    source = "cluster profile"
 
 
 @dataclass(frozen=True)
@@ -40,7 +78,8 @@ class Task:
 
 def light_profile(profile: dict) -> dict:
     """The profile for a light task: same partition and account, no GPU, one CPU."""
-    return dict(profile, gpus_per_node=0, cpus_per_task=1, mem_gb=8, timeout_min=60, nodes=1)
+    return dict(profile, gpus_per_node=0, cpus_per_task=1, mem_gb=8, timeout_min=60, nodes=1,
+                signal_delay_s=min(profile.get("signal_delay_s", DEFAULT_SIGNAL_DELAY_S), 600))
 
 
 class Requeueable(submitit.helpers.Checkpointable):
@@ -55,23 +94,56 @@ def list_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
 
 
-def load_profile(name_or_path: str) -> dict:
-    """A cluster profile (YAML) by name (``slurm/profiles/<name>.yaml``) or path; checks keys."""
+def load_profile(name_or_path: str) -> Profile:
+    """A cluster profile (YAML) by name (``slurm/profiles/<name>.yaml``) or path. Every key is
+    checked here, so a bad value is one line naming the file and key, never a job Slurm
+    rejects later or (a negative time limit) one it accepts with a nonsense limit."""
     path = Path(name_or_path)
     if not path.suffix:
         path = PROFILE_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
         raise ProfileError(f"cluster profile {name_or_path!r} not found; profiles: {', '.join(list_profiles())}")
-    data = yaml.safe_load(path.read_text()) or {}
+    where = f"cluster profile {path}"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProfileError(f"{where}: unreadable: {e}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ProfileError(f"{where}: not valid YAML: {' '.join(str(getattr(e, 'problem', None) or e).split())}{at}"
+                           ) from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ProfileError(f"{where}: expected 'key: value' lines at the top level, got a YAML "
+                           f"{type(data).__name__}")
     missing = [k for k in REQUIRED_KEYS if k not in data]
     if missing:
-        raise ProfileError(f"cluster profile {path}: missing required key(s) {missing} "
-                           f"(required: {list(REQUIRED_KEYS)})")
-    unknown = sorted(set(data) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
+        raise ProfileError(f"{where}: missing required key(s) {missing} (required: {list(REQUIRED_KEYS)})")
+    unknown = sorted(map(str, set(data) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS)))
     if unknown:
-        raise ProfileError(f"cluster profile {path}: unknown key(s) {unknown}; "
-                           f"valid: {list(REQUIRED_KEYS) + list(OPTIONAL_KEYS)}")
-    return data
+        raise ProfileError(f"{where}: unknown key(s) {unknown}; valid: {list(REQUIRED_KEYS) + list(OPTIONAL_KEYS)}")
+    for key, value in data.items():
+        check, expected = CHECKS[key]
+        if not check(value):
+            hint = " (YAML reads yes/no/true/false/on/off as booleans)" if isinstance(value, bool) else ""
+            raise ProfileError(f"{where}: {key} = {_show(value)}: expected {expected}{hint}")
+    # a signal due before the job starts is sent at once: it would checkpoint and requeue forever
+    limit_s = data["timeout_min"] * 60
+    if data.get("signal_delay_s", DEFAULT_SIGNAL_DELAY_S) >= limit_s:
+        raise ProfileError(
+            f"{where}: signal_delay_s = {data['signal_delay_s']}: expected fewer seconds than timeout_min x 60 "
+            f"({limit_s})" if "signal_delay_s" in data else
+            f"{where}: timeout_min = {data['timeout_min']}: expected more than {DEFAULT_SIGNAL_DELAY_S // 60} minutes, "
+            f"the default signal_delay_s ({DEFAULT_SIGNAL_DELAY_S} s; set it lower for shorter jobs)")
+    profile = Profile(data)
+    profile.source = where
+    return profile
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def executor_parameters(profile: dict, name: str) -> dict:
@@ -80,7 +152,7 @@ def executor_parameters(profile: dict, name: str) -> dict:
     params = dict(name=name, slurm_partition=profile["partition"], nodes=int(profile.get("nodes", 1)),
                   tasks_per_node=max(1, gpus), gpus_per_node=gpus, cpus_per_task=int(profile["cpus_per_task"]),
                   mem_gb=profile["mem_gb"], timeout_min=int(profile["timeout_min"]),
-                  slurm_signal_delay_s=int(profile.get("signal_delay_s", 120)))
+                  slurm_signal_delay_s=int(profile.get("signal_delay_s", DEFAULT_SIGNAL_DELAY_S)))
     for key in ("account", "constraint", "qos", "array_parallelism", "setup"):
         if key in profile:
             params[f"slurm_{key}"] = profile[key]
@@ -89,20 +161,73 @@ def executor_parameters(profile: dict, name: str) -> dict:
 
 def sbatch_preview(task: Task, profile: dict, folder: Path, dependency: Optional[str] = None) -> str:
     """The #SBATCH header submitit would write for ``task`` (``--dry-run``: nothing is submitted)."""
-    from submitit.slurm.slurm import _make_sbatch_string
+    from submitit.slurm.slurm import _convert_mem, _make_sbatch_string
 
     profile = light_profile(profile) if task.light else profile
     gpus = int(profile["gpus_per_node"])
     kw = dict(job_name=task.name, partition=profile["partition"], time=int(profile["timeout_min"]),
               nodes=int(profile.get("nodes", 1)), ntasks_per_node=max(1, gpus),
-              cpus_per_task=int(profile["cpus_per_task"]), gpus_per_node=gpus or None, mem=f"{profile['mem_gb']}GB",
-              signal_delay_s=int(profile.get("signal_delay_s", 120)),
+              cpus_per_task=int(profile["cpus_per_task"]), gpus_per_node=gpus or None,
+              mem=_convert_mem(profile["mem_gb"]),
+              signal_delay_s=int(profile.get("signal_delay_s", DEFAULT_SIGNAL_DELAY_S)),
               account=profile.get("account"), constraint=profile.get("constraint"), qos=profile.get("qos"),
               dependency=dependency)
     extra = {"kill-on-invalid-dep": "yes"} if dependency else None
     text = _make_sbatch_string(command=f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {folder}",
                                folder=folder, additional_parameters=extra, **kw)
     return "\n".join(line for line in text.splitlines() if line.startswith("#SBATCH"))
+
+
+def _sinfo(*args: str) -> Optional[list[str]]:
+    """sinfo's lines; None when Slurm cannot be asked."""
+    try:
+        run = subprocess.run(["sinfo", "-h", *args], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [ln.strip() for ln in run.stdout.splitlines() if ln.strip()] if run.returncode == 0 else None
+
+
+def _gpus(gres: str) -> int:
+    """GPUs in sinfo's %G: ``gpu:8``, ``gpu:a100:4(S:0-1),gpu:v100:2``, ``(null)``."""
+    return sum(int(n) for n in re.findall(r"gpu(?::[^:,(]+)?:(\d+)", gres))
+
+
+def check_partition(profile: dict, light: Iterable[bool] = (False,)) -> None:
+    """Before submitting: the profile's partition exists and enough of its nodes could hold a
+    job of the profile (``light``: (False, True) checks its light variant too), so a typo is
+    not a submitit traceback and an impossible job does not wait in the queue forever. When
+    sinfo cannot be asked, nothing is checked (sbatch then says what is wrong)."""
+    where, part = getattr(profile, "source", "cluster profile"), profile["partition"]
+    names = _sinfo("-a", "-o", "%P")  # -a: hidden partitions too (sinfo refuses -a with -p)
+    if not names:
+        return
+    exist = sorted(set(names))
+    if any(p not in {n.rstrip("*") for n in exist} for p in part.split(",")):
+        raise ProfileError(f"{where}: partition = {part!r}: no such partition on this cluster; partitions: "
+                           f"{', '.join(exist)} (* = the default)")
+    nodes = []
+    for line in _sinfo("-N", "-p", part, "-o", "%N %c %m %G") or []:
+        fields = line.split(maxsplit=3)
+        if len(fields) == 4 and fields[1].rstrip("+").isdigit() and fields[2].rstrip("+").isdigit():
+            nodes.append((int(fields[1].rstrip("+")), int(fields[2].rstrip("+")), _gpus(fields[3])))
+    gres_shown = any(g for _, _, g in nodes)
+    for shape in [light_profile(profile) if lt else profile for lt in sorted(set(light))]:
+        tasks, cpt = max(1, shape["gpus_per_node"]), shape["cpus_per_task"]
+        cpus, mem_mb, gpus = tasks * cpt, shape["mem_gb"] * 1024, shape["gpus_per_node"] if gres_shown else 0
+        fit = [n for n in nodes if n[0] >= cpus and n[1] >= mem_mb and n[2] >= gpus]
+        if not nodes or len(fit) >= shape.get("nodes", 1):
+            continue
+        most = [max(n[i] for n in nodes) for i in range(3)]
+        why = (f"asks {cpus} CPUs per node ({tasks} task{'s' * (tasks > 1)} x {cpt} cpus_per_task); the largest node "
+               f"in partition {part} has {most[0]}" if most[0] < cpus else
+               f"asks {shape['mem_gb']} GB per node (mem_gb); the largest node in partition {part} has "
+               f"{most[1] / 1024:.1f} GB" if most[1] < mem_mb else
+               f"asks {gpus} GPUs per node (gpus_per_node); the most any node in partition {part} has is {most[2]}"
+               if most[2] < gpus else
+               f"asks {shape.get('nodes', 1)} node(s) with {cpus} CPUs, {shape['mem_gb']} GB and {gpus} GPUs each; "
+               f"partition {part} has {len(fit)}")
+        what = "its light jobs (ensembles)" if shape is not profile else "it"
+        raise ProfileError(f"{where}: {why}: Slurm could never start {what}")
 
 
 def _executor(kind: str, folder: Path, profile: Optional[dict], name: str) -> submitit.AutoExecutor:
@@ -122,6 +247,7 @@ def submit_slurm(tasks: list[Task], folder: Path, profile: dict, done: set) -> d
     the others follow with ``--dependency=afterok`` on the jobs they wait for."""
     jobs: dict[str, submitit.Job] = {}
     pending = [t for t in tasks if t.id not in done]
+    check_partition(profile, {t.light for t in pending})
     while pending:
         ready = [t for t in pending if all(d in done or d in jobs for d in t.depends_on)]
         if not ready:
