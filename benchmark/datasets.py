@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Optional
 
 from mmaction.datasets import VideoDataset
-from mmaction.registry import DATASETS
+from mmaction.datasets.transforms import DecordInit
+from mmaction.registry import DATASETS, TRANSFORMS
 from mmengine.logging import print_log
 
 DATA_ROOT_ENV = "VIDTR_DATA_ROOT"
@@ -45,6 +46,10 @@ class AnnotationError(ValueError):
     """An annotation file that does not parse, with the file and line named."""
 
 
+class BadVideo(RuntimeError):
+    """A video file found damaged before decoding (its message is the reason)."""
+
+
 def resolve_data_root(data_root: Optional[str] = None, must_exist: bool = True) -> Path:
     root = data_root or os.environ.get(DATA_ROOT_ENV)
     if not root:
@@ -61,34 +66,190 @@ def get_dataset(name: str) -> DatasetInfo:
     return DATASET_INFO[name]
 
 
-def parse_list_line(line: str, multi_class: bool, where: str) -> tuple[str, object]:
-    """One mmaction2 list-file line -> (relative path, label or labels)."""
+def parse_list_line(line: str, multi_class: bool, where: str,
+                    num_classes: Optional[int] = None) -> tuple[str, object]:
+    """One mmaction2 list-file line -> (relative path, label or labels). Labels are checked
+    against ``num_classes`` when given: out of range, mmaction2 trains into an IndexError hours
+    in, and its metrics silently score a label the head has no output for."""
     parts = line.split()
     try:
         if multi_class:
             if len(parts) < 2:
                 raise ValueError("needs a path and at least one label")
-            return parts[0], [int(p) for p in parts[1:]]
-        if len(parts) != 2:
-            raise ValueError(f"needs 'path label', got {len(parts)} fields")
-        return parts[0], int(parts[1])
+            labels = [int(p) for p in parts[1:]]
+        else:
+            if len(parts) != 2:
+                raise ValueError(f"needs 'path label', got {len(parts)} fields")
+            labels = [int(parts[1])]
+        bad = [v for v in labels if num_classes is not None and not 0 <= v < num_classes]
+        if bad:
+            raise ValueError(f"label {bad[0]} is outside 0..{num_classes - 1} (num_classes={num_classes})")
     except ValueError as e:
         raise AnnotationError(f"{where}: {e}: {line!r}") from None
+    return parts[0], labels if multi_class else labels[0]
+
+
+def read_list_file(ann_file, multi_class: bool, num_classes: Optional[int] = None,
+                   max_errors: Optional[int] = None) -> list[tuple[str, object]]:
+    """A whole list file -> [(relative path, label)], blank lines skipped. With ``max_errors``
+    every bad line is collected and reported in one AnnotationError (the first ``max_errors``
+    and a count), so a broken file is fixed in one go; otherwise the first bad line raises."""
+    if not Path(ann_file).is_file():
+        raise FileNotFoundError(f"annotation file {ann_file} does not exist")
+    entries, errors = [], []
+    for i, line in enumerate(Path(ann_file).read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                entries.append(parse_list_line(line.strip(), multi_class, f"{ann_file}:{i}", num_classes))
+            except AnnotationError as e:
+                if max_errors is None:
+                    raise
+                errors.append(str(e))
+    if errors:
+        more = f" (and {len(errors) - max_errors} more)" if len(errors) > max_errors else ""
+        raise AnnotationError(f"{len(errors)} bad line(s): " + "; ".join(errors[:max_errors]) + more)
+    if not entries:
+        raise AnnotationError(f"{ann_file}: no videos listed")
+    return entries
+
+
+def head_num_classes(cfg) -> Optional[int]:
+    """The classifier head's ``num_classes`` in an mmengine config, None without one."""
+    return ((cfg.get("model") or {}).get("cls_head") or {}).get("num_classes")
+
+
+def _leaf_datasets(ds):
+    """Dataset configs under wrappers (RepeatDataset's ``dataset``, ConcatDataset's ``datasets``)."""
+    if not ds:
+        return
+    if ds.get("dataset") is not None:
+        yield from _leaf_datasets(ds["dataset"])
+    for d in ds.get("datasets") or []:
+        yield from _leaf_datasets(d)
+    if ds.get("dataset") is None and not ds.get("datasets"):
+        yield ds
+
+
+def check_annotations(cfg, max_errors: int = 5) -> None:
+    """Validate every list file the resolved config will load (the splits it runs: train when
+    ``train_cfg`` is set, and so on) against the head's ``num_classes``, before anything trains:
+    mmengine builds dataloaders lazily, so a bad test list would otherwise surface only after
+    training. One AnnotationError lists the problems of all files (``file:line``, value, range)."""
+    num_classes, errors = head_num_classes(cfg), []
+    for split in ("train", "val", "test"):
+        if not cfg.get(f"{split}_cfg"):
+            continue
+        for ds in _leaf_datasets((cfg.get(f"{split}_dataloader") or {}).get("dataset")):
+            kind = ds.get("type")
+            if getattr(kind, "__name__", str(kind)).split(".")[-1] not in ("CheckedVideoDataset", "VideoDataset"):
+                continue
+            ann = ds.get("ann_file") or ""
+            if ds.get("data_root") and ann and not os.path.isabs(ann):
+                ann = os.path.join(ds["data_root"], ann)  # as mmengine's BaseDataset joins them
+            if ds.get("num_classes") is not None and num_classes is not None and ds["num_classes"] != num_classes:
+                errors.append(f"{split}_dataloader.dataset.num_classes={ds['num_classes']} but "
+                              f"model.cls_head.num_classes={num_classes}")
+            try:
+                read_list_file(ann, bool(ds.get("multi_class")), num_classes, max_errors)
+            except (AnnotationError, FileNotFoundError) as e:
+                errors.append(f"{split}: {e}")
+    if errors:
+        raise AnnotationError(" | ".join(errors))
+
+
+def _vint(b: bytes, i: int) -> tuple[int, int]:
+    """A Matroska variable-size integer at ``b[i]`` -> (value, length); value -1 for 'unknown'."""
+    n = 9 - b[i].bit_length() if i < len(b) and b[i] else 9
+    if n > 8 or i + n > len(b):
+        return -1, 1
+    v = int.from_bytes(b[i:i + n], "big") & ((1 << (7 * n)) - 1)
+    return (-1 if v == (1 << (7 * n)) - 1 else v), n
+
+
+def declared_size(path) -> Optional[int]:
+    """The byte count a video's container declares (RIFF/AVI, ISO BMFF/MP4/MOV, Matroska/WebM),
+    None where it declares none. decord decodes the frames that survive a cut AVI as if they
+    were the whole video, so a cut file is only recognised by its size."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] == b"RIFF":  # AVI; OpenDML (> 1 GB) files chain 'RIFF AVIX' chunks
+            end = 0
+            while head[:4] == b"RIFF":
+                n = int.from_bytes(head[4:8], "little")
+                if n in (0, 0xFFFFFFFF):  # left unset by a writer that could not seek back
+                    return None
+                end += 8 + n + (n & 1)
+                f.seek(end)
+                head = f.read(8)
+            return end
+        if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"):  # ISO BMFF boxes
+            end = 0
+            while len(head) >= 8:
+                n = int.from_bytes(head[:4], "big")
+                n = int.from_bytes(head[8:16], "big") if n == 1 else n
+                if n < 8:  # 0: 'up to the end of the file'
+                    return None
+                end += n
+                f.seek(end)
+                head = f.read(16)
+            return end
+        if head[:4] == b"\x1a\x45\xdf\xa3":  # Matroska/WebM: EBML header, then the Segment
+            n, k = _vint(head, 4)
+            i = 4 + k + n
+            if n < 0 or head[i:i + 4] != b"\x18\x53\x80\x67":
+                return None
+            n, k = _vint(head, i + 4)
+            return None if n < 0 else i + 4 + k + n
+    return None
+
+
+@TRANSFORMS.register_module()
+class DecordInitByPath(DecordInit):
+    """mmaction2's DecordInit (same outputs: ``video_reader``, ``total_frames``, ``avg_fps``),
+    but decord opens the file by its path: opened from an in-memory buffer, as DecordInit does,
+    decord crashes the process (SIGSEGV) on a truncated AVI; by path it raises. A file shorter
+    than its container declares is refused (BadVideo) rather than decoded in part."""
+
+    def _get_video_reader(self, filename: str) -> object:
+        import decord
+
+        if os.path.splitext(filename)[0] == filename:
+            filename = filename + ".mp4"  # as DecordInit
+        size, declared = os.path.getsize(filename), declared_size(filename)
+        if declared is not None and declared > size:
+            raise BadVideo(f"truncated: {size} of the {declared} bytes its container declares")
+        return decord.VideoReader(filename, num_threads=self.num_threads)
+
+
+def _by_path(t):
+    """A pipeline step with DecordInit (on local files) swapped for DecordInitByPath."""
+    if isinstance(t, dict) and t.get("type") in ("DecordInit", "mmaction.DecordInit", DecordInit) \
+            and t.get("io_backend", "disk") == "disk":
+        return {**t, "type": DecordInitByPath}
+    return t
 
 
 @DATASETS.register_module()
 class CheckedVideoDataset(VideoDataset):
     """mmaction2's VideoDataset, plus: annotation lines are checked (file and line number on
-    error); missing videos are dropped at load time and unreadable ones skipped in training,
-    each reported by path in ``bad_videos_file`` and counted; more than
-    ``max_bad_fraction`` of them fails the run with a clear message."""
+    error; labels against ``num_classes`` when given); videos are decoded by path
+    (DecordInitByPath replaces DecordInit); missing videos are dropped at load time and
+    unreadable ones skipped in training, each reported by path in ``bad_videos_file`` and
+    counted; more than ``max_bad_fraction`` of them fails the run with a clear message. The
+    video being decoded is kept in ``last_video_<split>.txt`` beside ``bad_videos_<split>.txt``,
+    to name it should a decoder still take the process down."""
 
-    def __init__(self, *args, max_bad_fraction: float = 0.05, bad_videos_file: Optional[str] = None, **kwargs):
+    def __init__(self, ann_file: str, pipeline: list, *args, max_bad_fraction: float = 0.05,
+                 bad_videos_file: Optional[str] = None, **kwargs):
         self.max_bad_fraction = max_bad_fraction
         self.bad_videos_file = bad_videos_file
+        name = os.path.basename(bad_videos_file or "")
+        self.last_video_file = (os.path.join(os.path.dirname(bad_videos_file), name.replace("bad_videos", "last_video"))
+                                if "bad_videos" in name else None)
+        self._last_fd = (None, None)  # (pid, fd): opened lazily in each dataloader worker
         self.bad: list[tuple[str, str]] = []
         self._listed = 0
-        super().__init__(*args, **kwargs)
+        super().__init__(ann_file, [_by_path(t) for t in pipeline], *args, **kwargs)
 
     def _report_bad(self, path: str, why: str, check: bool = True):
         if any(p == path for p, _ in self.bad):  # counted once, however many epochs meet it
@@ -109,16 +270,10 @@ class CheckedVideoDataset(VideoDataset):
                 f"Full list: {self.bad_videos_file or 'see the log'}")
 
     def load_data_list(self) -> list[dict]:
-        if not Path(self.ann_file).is_file():
-            raise FileNotFoundError(f"annotation file {self.ann_file} does not exist")
-        lines = [(i, ln.strip()) for i, ln in enumerate(Path(self.ann_file).read_text().splitlines(), 1)]
-        lines = [(i, ln) for i, ln in lines if ln]
-        self._listed = len(lines)
-        if not lines:
-            raise AnnotationError(f"{self.ann_file}: no videos listed")
+        entries = read_list_file(self.ann_file, self.multi_class, self.num_classes)
+        self._listed = len(entries)
         data_list, prefix = [], self.data_prefix.get("video") or ""
-        for i, line in lines:
-            rel, label = parse_list_line(line, self.multi_class, f"{self.ann_file}:{i}")
+        for rel, label in entries:
             path = os.path.join(prefix, rel)
             if not os.path.isfile(path):
                 self._report_bad(path, "missing", check=False)
@@ -127,12 +282,27 @@ class CheckedVideoDataset(VideoDataset):
         self._check_bad_fraction()  # after the whole list, so the message has the full count
         return data_list
 
+    def _note_last(self, path: str):
+        """Overwrite ``last_video_file`` with ``path``: one pwrite on a descriptor kept open."""
+        if not self.last_video_file:
+            return
+        pid, fd = self._last_fd
+        if pid != os.getpid():  # first call in this process (a worker does not share its parent's)
+            fd = os.open(self.last_video_file, os.O_WRONLY | os.O_CREAT, 0o644)
+            self._last_fd = (os.getpid(), fd)
+        data = f"{path}\n".encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+
     def prepare_data(self, idx):
+        path = self.get_data_info(idx)["filename"]
+        self._note_last(path)
         try:
             return super().prepare_data(idx)
         except Exception as e:  # decoding failed: decord/OpenCV errors have no common base class
-            path = self.get_data_info(idx)["filename"]
-            self._report_bad(path, f"unreadable ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
+            first = (str(e).splitlines() or [""])[0][:200]
+            why = first if isinstance(e, BadVideo) else f"unreadable ({type(e).__name__}: {first})"
+            self._report_bad(path, why, check=not self.test_mode)  # testing stops below, naming this one
             if self.test_mode:  # every test video must be scored: stop with the path named
                 raise RuntimeError(f"test video {path} cannot be decoded: {e}") from e
             return None  # mmengine's BaseDataset draws another training sample

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from . import REPO
+from .datasets import check_annotations, head_num_classes
 from .records import RECORD, SCORES, Record, atomic_write, definition_hash, make_record, read_record, write_record
 from .runs import CHECKPOINT_OF, DATA_ROOT, RunSpec, run_dir
 
@@ -66,6 +67,7 @@ def build_config(spec: RunSpec, home: Path):
         ds = cfg.get(f"{split}_dataloader", {}) or {}
         if ds.get("dataset", {}).get("type") == "CheckedVideoDataset":
             ds["dataset"]["bad_videos_file"] = str(wd / f"bad_videos_{split}.txt")
+            ds["dataset"].setdefault("num_classes", head_num_classes(cfg))  # labels checked at load
     return cfg
 
 
@@ -119,6 +121,7 @@ def execute(spec: RunSpec, home: Path) -> Record:
     t0 = time.time()
     defined_by = definition_hash(spec)  # at the start: an edit during a long run makes it stale
     cfg = build_config(spec, home)
+    check_annotations(cfg)  # every split's list file, before anything trains (test lists load only after)
     last = wd / "last_checkpoint"
     resumed_from = last.read_text().strip() if last.exists() else None
     if resumed_from is not None:
