@@ -91,15 +91,17 @@ def _complexity(args) -> int:
 
 
 def _launch(args) -> int:
-    from .launch import launch
+    from .launch import launch, wait
     from .runs import prepare_data, table_runs
 
     home, data_root = _home_and_data(args, need_data=not args.dry_run)
-    specs = table_runs(args.table, data_root, args.rows, args.seed)
+    specs = table_runs(args.table, data_root, args.rows, args.seed, args.cfg_options)
     if not args.dry_run:
         prepare_data(args.table, data_root, args.seed)
     results = launch(args.table, specs, home, args.executor, args.cluster, args.dry_run, args.force,
                      progress=not args.quiet)
+    if args.wait and not args.dry_run:  # local runs are finished by now; Slurm's are followed here
+        return 0 if wait(args.table, specs, home, args.poll, progress=not args.quiet) else 1
     return 1 if any(isinstance(v, BaseException) for v in results.values()) else 0
 
 
@@ -108,12 +110,14 @@ def _status(args) -> int:
     from .runs import table_runs
 
     home, data_root = _home_and_data(args, need_data=False)
-    rows = status(args.table, table_runs(args.table, data_root, args.rows, args.seed), home)
+    rows = status(args.table, table_runs(args.table, data_root, args.rows, args.seed, args.cfg_options), home)
     print(f"{'run':<34}  {'row':<26}  {'state':<12}  details")
     for r in rows:
         details = r["metrics"] or (f"job {r['job_id']}" if r["job_id"] else "")
         if r["state"] == "failed":
             details = f"log {r['log'] or '-'}: {r['error']}"
+        elif r["error"]:  # why a job waits (Slurm's pending reason), why the state is unknown, or stale
+            details = f"{details}: {r['error']}" if details else r["error"]
         print(f"{r['run_id']:<34}  {r['row'][:26]:<26}  {r['state']:<12}  {details}")
     return 0
 
@@ -123,7 +127,8 @@ def _report(args) -> int:
     from .runs import bench_home
 
     write_reports(args.table, bench_home(args.workdir), Path(args.out) if args.out else None, args.format,
-                  Path(args.complexity), runs=args.runs, classes=args.classes, top=args.top)
+                  Path(args.complexity), runs=args.runs, classes=args.classes, top=args.top,
+                  cfg_options=args.cfg_options)
     return 0
 
 
@@ -167,6 +172,15 @@ def _run_options(p):
     p.add_argument("--workdir", help="root of run directories (default $VIDTR_BENCH_HOME or ./work)")
     p.add_argument("--data-root", help="dataset root (default $VIDTR_DATA_ROOT; smoke/demo: under the workdir)")
     p.add_argument("--seed", type=int, default=0)
+    _cfg_options(p)
+
+
+def _cfg_options(p):
+    from mmengine.config import DictAction
+
+    p.add_argument("--cfg-options", nargs="+", action=DictAction, default={}, metavar="KEY=VALUE",
+                   help="mmengine config overrides for every selected run, as mmaction2's tools take them "
+                        "(e.g. train_dataloader.batch_size=6); they are part of each run's definition")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--dry-run", action="store_true", help="print the runs and sbatch parameters; submit nothing")
     la.add_argument("--force", action="store_true",
                     help="rerun finished runs (the previous attempt is kept in previous-<time>/)")
+    la.add_argument("--wait", action="store_true",
+                    help="stay until the runs end (progress bar of runs done); exit 1 if any failed")
+    la.add_argument("--poll", type=_positive_int, default=30, help="with --wait: seconds between looks at the queue")
     la.add_argument("--quiet", action="store_true", help="no progress bar")
     la.set_defaults(func=_launch)
 
@@ -210,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--runs", nargs=2, metavar=("RUN_A", "RUN_B"), help="Table A.4: compare these two run ids")
     rp.add_argument("--classes", help="Table A.4: class names, one per line in label order")
     rp.add_argument("--top", type=_positive_int, default=5, help="Table A.4: classes with the largest gain and loss")
+    _cfg_options(rp)
     rp.set_defaults(func=_report)
 
     ro = sub.add_parser("rollout", help="attention rollout of a VidTr on a video (PNG grid and GIF)")

@@ -3,6 +3,8 @@ from the run's last checkpoint when a previous attempt was interrupted; then one
 written atomically. A record is the contract with the reports: they never read logs."""
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import hashlib
 import json
 import os
@@ -11,17 +13,11 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
 
 from . import REPO
 from .datasets import check_annotations, head_num_classes
-from .records import RECORD, SCORES, Record, atomic_write, definition_hash, make_record, read_record, write_record
-from .runs import CHECKPOINT_OF, DATA_ROOT, RunSpec, run_dir
-
-# top-level keys mmengine's Runner.from_cfg reads even when a config file leaves them out
-RUNNER_KEYS = {"load_from", "resume", "custom_hooks", "randomness", "launcher", "env_cfg", "log_processor",
-               "visualizer", "default_scope", "auto_scale_lr", "experiment_name", "cfg"}
-_OWN_CHECKPOINT_GLOBALS = [np._core.multiarray.scalar, getattr]
+from .records import SCORES, Record, atomic_write, definition_hash, make_record, read_record, run_lock, write_record
+from .runs import CHECKPOINT_OF, DATA_ROOT, RunSpec, check_override_keys, run_dir
 
 
 def _resolve(value, spec: RunSpec, home: Path):
@@ -53,15 +49,12 @@ def build_config(spec: RunSpec, home: Path):
     from mmengine.config import Config
 
     cfg = Config.fromfile(str(REPO / spec.config))
-    overrides = {k: _resolve(v, spec, home) for k, v in spec.overrides.items()}
-    for key in overrides:
-        top = key.split(".")[0]
-        if top not in cfg and top not in RUNNER_KEYS:
-            raise KeyError(f"run {spec.run_id}: override {key!r} names no top-level key of {spec.config} "
-                           f"(nor one of mmengine's Runner: {sorted(RUNNER_KEYS)})")
-    cfg.merge_from_dict(overrides, allow_list_keys=True)
+    check_override_keys(cfg, spec.overrides, f"run {spec.run_id}: override", spec.config)
+    cfg.merge_from_dict({k: _resolve(v, spec, home) for k, v in spec.overrides.items()}, allow_list_keys=True)
     wd = run_dir(home, spec)
     cfg.work_dir = str(wd)
+    # every run's checkpoints load with torch's weights-only unpickler (baselines' zoo configs too)
+    cfg.default_hooks = dict(cfg.get("default_hooks") or {}, plain_checkpoint=dict(type="PlainCheckpointHook"))
     cfg.randomness = dict(seed=spec.seed, deterministic=False)
     for split in ("train", "val", "test"):
         ds = cfg.get(f"{split}_dataloader", {}) or {}
@@ -100,22 +93,50 @@ def _save_scores(wd: Path, dataset, multi_class: bool) -> dict:
 
 def execute(spec: RunSpec, home: Path) -> Record:
     """Train and test one run (or score one ensemble); returns its record. A finished run is
-    not run again: its record is returned as it is."""
+    not run again: its record is returned as it is. One process at a time runs a run: its
+    first task holds the run's lock throughout (a second executor stops, naming the holder)."""
+    faulthandler.enable()  # a native crash (a decoder's segfault) names itself and its stack in the log
     home = Path(home)
     wd = run_dir(home, spec)
     wd.mkdir(parents=True, exist_ok=True)
-    if (wd / RECORD).exists():
-        return read_record(home, spec)
-    if int(os.environ.get("SLURM_PROCID", "0")) == 0:  # one line per attempt, not per task
-        atomic_write(wd / "run_spec.json", json.dumps(spec.to_dict(), indent=1, default=str))
-        with open(wd / "attempts.log", "a") as f:
-            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} start pid {os.getpid()} "
-                    f"job {os.environ.get('SLURM_JOB_ID', 'local')}\n")
-    if spec.members:
-        from .ensemble import ensemble_record
+    if (rec := read_record(home, spec)) is not None:
+        return rec
+    first_task = int(os.environ.get("SLURM_PROCID", "0")) == 0
+    with run_lock(wd, spec.run_id) if first_task else contextlib.nullcontext():
+        if (rec := read_record(home, spec)) is not None:  # finished while this one waited in a queue
+            return rec
+        if first_task:  # one line per attempt, not per task
+            atomic_write(wd / "run_spec.json", json.dumps(spec.to_dict(), indent=1, default=str))
+            with open(wd / "attempts.log", "a") as f:
+                f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} start pid {os.getpid()} "
+                        f"job {os.environ.get('SLURM_JOB_ID', 'local')}\n")
+        if spec.members:
+            from .ensemble import ensemble_record
 
-        return ensemble_record(spec, home)
+            return ensemble_record(spec, home)
+        return _train_and_test(spec, home, wd)
 
+
+def execute_after(spec: RunSpec, home: Path, waits: tuple, poll_s: float = 10.0) -> Record:
+    """:func:`execute`, once the runs in ``waits`` (run specs another launch is running) have
+    finished; stops, naming the run, if one of them ends without a record."""
+    from .records import IN_FLIGHT, status
+
+    waits = list(waits)
+    while waits:
+        states = status(spec.table, waits, home, all_tables=True)
+        ended = [r for r in states if r["state"] not in IN_FLIGHT and not r["state"].startswith("done")]
+        if ended:
+            r = ended[0]
+            raise RuntimeError(f"run {spec.run_id} waited for run {r['run_id']}, which is {r['state']}"
+                               + (f": {r['error']}" if r["error"] else ""))
+        waits = [w for w, r in zip(waits, states) if r["state"] in IN_FLIGHT]
+        if waits:
+            time.sleep(poll_s)
+    return execute(spec, home)
+
+
+def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
     from mmengine.runner import Runner
 
     t0 = time.time()
@@ -133,11 +154,7 @@ def execute(spec: RunSpec, home: Path) -> Record:
     test_eval = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
     cfg.test_evaluator = test_eval + [dict(type="DumpResults", out_file_path=str(_dump_file(wd)))]
     runner = Runner.from_cfg(cfg)
-    # mmengine checkpoints hold numpy scalars in the message hub, which torch's weights-only
-    # unpickler refuses; allow those few globals only while loading the checkpoints this
-    # harness wrote itself (this run's, or the Kinetics-400 run it fine-tunes from).
-    with torch.serialization.safe_globals(_OWN_CHECKPOINT_GLOBALS):
-        runner.load_or_resume()
+    runner.load_or_resume()
     if cfg.get("train_cfg"):
         runner.train()
     metrics = runner.test()

@@ -11,13 +11,29 @@ from typing import Optional
 
 from slurm import launcher as sl
 
-from .job import execute
-from .records import RECORD, error_line, status, update_manifest
+from .job import execute, execute_after
+from .records import IN_FLIGHT, MANIFEST, failure_reason, status, update_manifest
 from .runs import RunSpec, run_dir
 
 
 def _table_line(cols: list) -> str:
     return "  ".join(f"{c:<{w}}" for c, w in zip(cols, (34, 26, 22, 12, 30)))
+
+
+def _task(spec: RunSpec, home: Path, waits: list[RunSpec]) -> sl.Task:
+    """The job of one run; one whose dependencies another launch is still running first waits
+    for them (they are not submitted twice)."""
+    fn, args = (execute_after, (spec, home, tuple(waits))) if waits else (execute, (spec, home))
+    return sl.Task(spec.run_id, f"vidtr-{spec.run_id}"[:60], fn, args, spec.depends_on, light=bool(spec.members))
+
+
+def _note(home: Path, table: str, run_id: str, out, **entry) -> None:
+    """Update the launch manifest; if that fails (a full disk), say so and go on: the runs
+    themselves, and their records, do not depend on it."""
+    try:
+        update_manifest(home, table, run_id, **entry)
+    except OSError as e:
+        out(f"warning: could not note run {run_id} as {entry.get('state')} in {home / table / MANIFEST}: {e}")
 
 
 def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local", cluster: Optional[str] = None,
@@ -29,12 +45,16 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
     if executor == "slurm" and cluster is None:
         raise ValueError(f"--executor slurm needs --cluster PROFILE; profiles: {', '.join(sl.list_profiles())}")
     profile = sl.load_profile(cluster) if executor == "slurm" else None
-    done = {s.run_id for s in specs if (run_dir(home, s) / RECORD).exists()}
+    by_id = {s.run_id: s for s in specs}
     states = status(table, specs, home, all_tables=True)
+    done = {r["run_id"] for r in states if r["state"] in ("done", "done (stale)")}
     outdated = {r["run_id"] for r in states if r["state"] == "done (stale)"}
     # a run already queued or running (from this table or another that shares it) is not
     # submitted again, and --force will not pull its directory from under it
-    in_flight = {r["run_id"]: r["state"] for r in states if r["state"] in ("pending", "running", "submitted")}
+    # ("unknown": squeue did not answer, so the job may well be running)
+    in_flight = {r["run_id"]: r["state"] for r in states if r["state"] in IN_FLIGHT}
+    if executor == "slurm" and not dry_run:  # an unknown partition or impossible job: said before anything goes out
+        sl.check_partition(profile, {bool(s.members) for s in specs})
     if force and in_flight:
         raise ValueError(f"--force: run(s) {sorted(in_flight)} are still {sorted(set(in_flight.values()))}; "
                          "cancel them first (scancel) or wait")
@@ -59,12 +79,11 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
         out(f"warning: {len(outdated)} finished run(s) were defined by a config that has changed since they ran; "
             "their results stay as they are: --force reruns them (the old attempt is kept in previous-<time>/)")
     todo = [s for s in specs if s.run_id not in done and s.run_id not in in_flight]
-    done |= set(in_flight)  # dependents of an in-flight run wait for it like for a finished one
     if not todo:
-        out(f"table {table}: every run has a record; nothing to launch (--force reruns)")
+        out(f"table {table}: every run has a record or is running; nothing to launch (--force reruns)")
         return {}
-    tasks = [sl.Task(s.run_id, f"vidtr-{s.run_id}"[:60], execute, (s, home), s.depends_on, light=bool(s.members))
-             for s in todo]
+    tasks = [_task(s, home, [by_id[d] for d in s.depends_on if d in in_flight]) for s in todo]
+    done |= set(in_flight)  # their dependents are not held back here: they wait for them (_task)
     folder = home / table / "submitit"
     if dry_run:
         for t in tasks:
@@ -76,8 +95,8 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
     if executor == "slurm":
         jobs = sl.submit_slurm(tasks, folder, profile, done)
         for run_id, job in jobs.items():
-            update_manifest(home, table, run_id, executor="slurm", job_id=job.job_id, state="submitted",
-                             stdout=str(job.paths.stdout), stderr=str(job.paths.stderr))
+            _note(home, table, run_id, out, executor="slurm", job_id=job.job_id, state="submitted",
+                  stdout=str(job.paths.stdout), stderr=str(job.paths.stderr))
             out(f"submitted {run_id}: slurm job {job.job_id}")
         return {k: j.job_id for k, j in jobs.items()}
 
@@ -86,11 +105,33 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
         if state == "running" and hasattr(info, "job_id"):
             entry.update(job_id=str(info.job_id), stdout=str(info.paths.stdout), stderr=str(info.paths.stderr))
         if state in ("failed", "skipped"):
-            entry["error"] = error_line(str(info)) or type(info).__name__
-        update_manifest(home, table, task.id, **entry)
+            entry["error"] = failure_reason(info)
+        _note(home, table, task.id, out, **entry)
 
     results = sl.run_locally(tasks, folder, executor, done, on_state, progress)
     for run_id, res in results.items():
-        out(f"{run_id}: " + (f"failed: {error_line(str(res))}" if isinstance(res, BaseException)
+        out(f"{run_id}: " + (f"failed: {failure_reason(res)}" if isinstance(res, BaseException)
                              else "done " + json.dumps(res.get("metrics", {}))))
     return results
+
+
+def wait(table: str, specs: list[RunSpec], home: Path, poll_s: float = 30.0, progress: bool = True, out=print) -> bool:
+    """``launch --wait``: stay until no run of ``specs`` is pending or running, with a progress
+    bar of runs done; True when every run has a record."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(specs), disable=not progress, unit="run", desc=f"table {table}", dynamic_ncols=True)
+    while True:
+        rows = status(table, specs, home, all_tables=True)
+        finished = sum(r["state"].startswith("done") for r in rows)
+        bar.update(finished - bar.n)
+        bar.set_postfix_str(", ".join(f"{n} {st}" for st in sorted({r["state"] for r in rows})
+                                      if (n := sum(r["state"] == st for r in rows))))
+        if not any(r["state"] in IN_FLIGHT for r in rows):
+            break
+        time.sleep(poll_s)
+    bar.close()
+    failed = [r for r in rows if not r["state"].startswith("done")]
+    for r in failed:
+        out(f"{r['run_id']}: {r['state']}" + (f": {r['error']}" if r["error"] else ""))
+    return not failed

@@ -5,13 +5,16 @@ state of a run that has no record yet (the launch manifest, Slurm's queue, the p
 Reports read records, never logs."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import os
 import platform
 import re
+import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Optional, TypedDict
@@ -22,6 +25,8 @@ from .runs import RunSpec, run_dir
 RECORD = "record.json"
 SCORES = "scores.npz"
 MANIFEST = "launch.json"  # <home>/<table>/launch.json: which executor/job runs which run
+# states of a run that may still produce a record ("unknown": squeue did not answer)
+IN_FLIGHT = ("pending", "running", "submitted", "unknown")
 
 
 class _RecordOptional(TypedDict, total=False):
@@ -75,9 +80,15 @@ def make_record(spec: RunSpec, home: Path, *, metrics: dict, num_test_videos: in
 # --- files -------------------------------------------------------------------------------
 
 def atomic_write(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one; a failed write (a full disk)
+    leaves no temporary file behind."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_output(path: Path, text: str) -> Path:
@@ -89,14 +100,36 @@ def write_output(path: Path, text: str) -> Path:
     return path
 
 
+def _read_json(path: Path, what: str, required: tuple = ()) -> Optional[dict]:
+    """A JSON object written by us; a corrupt or truncated one (or one without the
+    ``required`` keys) is named, moved aside as ``<name>.corrupt-<time>`` and read as missing,
+    so it never blocks a table."""
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)}")
+        return data
+    except (ValueError, UnicodeDecodeError) as e:
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, aside)
+        print(f"warning: {what} {path} is corrupt ({str(e)[:120]}); moved it to {aside.name}", file=sys.stderr)
+        return None
+
+
 def write_record(home: Path, record: Record) -> Record:
     atomic_write(run_dir(home, record["run_id"]) / RECORD, json.dumps(record, indent=1))
     return record
 
 
 def read_record(home: Path, spec_or_id) -> Optional[Record]:
-    path = run_dir(home, spec_or_id) / RECORD
-    return json.loads(path.read_text()) if path.exists() else None
+    """The run's record, or None: not finished, or its record was corrupt (moved aside; launching
+    the table again tests the run again from its last checkpoint)."""
+    return _read_json(run_dir(home, spec_or_id) / RECORD, "record", required=("run_id", "metrics"))
 
 
 # --- provenance --------------------------------------------------------------------------
@@ -173,6 +206,38 @@ def stale(spec: RunSpec, record: Record) -> bool:
         return True
 
 
+# --- runs without a record: the run lock, the launch manifest, the queue, the process -----
+
+class RunBusyError(RuntimeError):
+    """A second executor of a run that another process is running."""
+
+
+@contextlib.contextmanager
+def run_lock(wd: Path, run_id: str):
+    """Held by the one process that runs a run, for the whole run: a second executor (two
+    launches of one table, a duplicate Slurm job) stops at once and says who holds it. An
+    ``flock``: the kernel releases it when the holder dies (preemption, a crash), so a requeued
+    job takes it again; it works on local disks and NFSv4."""
+    f = open(wd / "run.lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another process"
+        f.close()
+        raise RunBusyError(f"run {run_id} is already running ({holder}); a second copy was not started") from None
+    try:
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()}, job {os.environ.get('SLURM_JOB_ID', 'local')}, "
+                f"since {time.strftime('%Y-%m-%dT%H:%M:%S')}")
+        f.flush()
+        yield
+    finally:
+        fcntl.flock(f, fcntl.LOCK_UN)
+        f.close()
+
+
 # --- runs without a record: the launch manifest, the queue, the process -------------------
 
 def _manifest_path(home: Path, table: str) -> Path:
@@ -180,8 +245,7 @@ def _manifest_path(home: Path, table: str) -> Path:
 
 
 def read_manifest(home: Path, table: str) -> dict:
-    path = _manifest_path(home, table)
-    return json.loads(path.read_text()) if path.exists() else {}
+    return _read_json(_manifest_path(home, table), "launch manifest") or {}
 
 
 def update_manifest(home: Path, table: str, run_id: str, **entry) -> None:
@@ -196,14 +260,41 @@ def update_manifest(home: Path, table: str, run_id: str, **entry) -> None:
         atomic_write(path, json.dumps(manifest, indent=1, default=str))
 
 
-_ERROR_LINE = re.compile(r"^\s*([\w.]+(Error|Exception|Interrupt)|[\w.]*Error\b)[^/]*:")
+_EXCEPTION = re.compile(r"^([\w.]*(Error|Exception|Interrupt|Exit)|KeyboardInterrupt)\b(:|$)")
+_FATAL = re.compile(r"Fatal Python error: (.+?)\s*$")
+_SIGNALS = {"Segmentation fault": "SIGSEGV", "Aborted": "SIGABRT", "Bus error": "SIGBUS",
+            "Floating point exception": "SIGFPE", "Illegal instruction": "SIGILL"}
+# warnings, traceback frames and source lines: never the reason a run failed
+_NOISE = re.compile(r"Warning\b|^warnings\.warn|^File \"|^\^|^-+$|^Traceback|^[\w.]+\((.*[,(])?$|_bootstrap"
+                    r"|^Error stream produced:$")
 
 
 def error_line(text: str) -> str:
-    """The line a person wants from a traceback or a log: the last 'SomethingError: ...'."""
+    """The line a person wants from a traceback or a log: the last exception ('SomethingError:
+    ...'); else the signal a native crash died of (faulthandler's 'Fatal Python error:
+    Segmentation fault' -> 'killed by SIGSEGV', with the last video the log names); else the
+    last line that is neither a warning nor a line of code."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if _ERROR_LINE.match(ln)]
-    return (errors or [ln for ln in lines if not ln.startswith(("-", "/"))] or [""])[-1][:300]
+    exceptions = [ln for ln in lines if _EXCEPTION.match(ln) and "Warning" not in ln.split(":")[0]]
+    if exceptions:
+        return exceptions[-1][:300]
+    fatal = [m.group(1) for ln in lines if (m := _FATAL.search(ln))]
+    if fatal or any(ln in ("Killed", "Segmentation fault (core dumped)") for ln in lines):
+        cause = fatal[-1] if fatal else lines[-1]
+        signal = next((sig for name, sig in _SIGNALS.items() if name in cause), None)
+        if signal is None and "Killed" in cause:
+            signal = "SIGKILL (out of memory, or killed by hand)"
+        videos = [m.group(0) for ln in lines if (m := re.search(r"\S+\.(mp4|avi|mkv|webm|mov)\b", ln))]
+        where = f" (last video named in the log: {videos[-1]})" if videos else ""
+        return f"killed by {signal or cause}{where}"[:300]
+    plain = [ln for ln in lines if not _NOISE.search(ln) and not ln.startswith(("/", "-"))]
+    return (plain or [""])[-1][:300]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a failed run says: the exception line of its traceback (a job's error names the
+    exception inside it), or the signal it died of."""
+    return error_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__
 
 
 def _last_error(path: Optional[str]) -> str:
@@ -232,7 +323,7 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
     manifest = read_manifest(home, table)
     if all_tables:
         for other in sorted(home.glob(f"*/{MANIFEST}")):
-            for run_id, entry in json.loads(other.read_text()).items():
+            for run_id, entry in read_manifest(home, other.parent.name).items():
                 manifest.setdefault(run_id, entry)
     queue = squeue_states() if any(e.get("executor") == "slurm" for e in manifest.values()) else {}
     rows = []

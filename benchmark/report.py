@@ -258,7 +258,7 @@ def per_class_figure(gains: pd.DataFrame, out_stem: Path, label_a: str, label_b:
 
 def write_reports(table_id: str, home: Path, out: Optional[Path], fmt: str, complexity_dir: Path,
                   data_root: str = "", runs: Optional[tuple] = None, classes: Optional[Path] = None,
-                  top: int = 5, say=print) -> None:
+                  top: int = 5, cfg_options: Optional[dict] = None, say=print) -> None:
     """``vidtr-bench report``: one table (printed, or written to ``out``), or ``all`` of the
     paper's (the six Table 4 ablations in one file, Figure 3 beside Table 2, Table A.4)."""
     ids = list(TABLES) + ["A.4"] if table_id == "all" else [table_id]
@@ -266,7 +266,7 @@ def write_reports(table_id: str, home: Path, out: Optional[Path], fmt: str, comp
         if tid == "A.4":
             per_class_report(home, out, runs, classes, top, say)
             continue
-        df = table_frame(tid, table_runs(tid, data_root), home, complexity_dir)
+        df = table_frame(tid, table_runs(tid, data_root, cfg_options=cfg_options), home, complexity_dir)
         if out is None:
             say(render(df, fmt), end="")
             continue

@@ -25,6 +25,9 @@ TABLE6_DATASETS = {"charades_map": "charades", "ssv2_top1": "sthv2", "ucf_top1":
 TABLE_DATASET = {"k400": "kinetics400", "k700": "kinetics700", "charades": "charades"}
 DATA_ROOT = "{data_root}"  # placeholder in overrides, so run ids do not depend on where data lives
 CHECKPOINT_OF = "checkpoint-of:"  # load_from value naming another run whose final checkpoint to start from
+# top-level keys mmengine's Runner.from_cfg reads even when a config file leaves them out
+RUNNER_KEYS = {"load_from", "resume", "custom_hooks", "randomness", "launcher", "env_cfg", "log_processor",
+               "visualizer", "default_scope", "auto_scale_lr", "experiment_name", "cfg"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,46 @@ class RunSpec:
         d = dict(d)
         d["depends_on"], d["members"] = tuple(d.get("depends_on", ())), tuple(d.get("members", ()))
         return cls(**d)
+
+
+def check_override_keys(cfg, keys, what: str, config: str) -> None:
+    """Every dotted key must start at a top-level key of the config (or one mmengine's Runner
+    reads), so a typo fails here, naming the key, instead of silently adding an unused one."""
+    for key in keys:
+        top = key.split(".")[0]
+        if top not in cfg and top not in RUNNER_KEYS:
+            raise KeyError(f"{what} {key!r} names no top-level key of {config} "
+                           f"(nor one of mmengine's Runner: {', '.join(sorted(RUNNER_KEYS))})")
+
+
+def with_cfg_options(specs: list[RunSpec], options: dict) -> list[RunSpec]:
+    """``--cfg-options``: the same mmengine overrides on every selected run that trains or tests a
+    model. They are part of each run's definition, so changed options make new runs (new ids;
+    the runs that depend on them, fine-tunes and ensembles, follow), never a silent reuse."""
+    from dataclasses import replace
+
+    from mmengine.config import Config
+
+    if not options:
+        return specs
+    for config in {s.config for s in specs if s.config}:
+        check_override_keys(Config.fromfile(str(REPO / config)), options, "--cfg-options", config)
+    renamed: dict[str, str] = {}
+
+    def rename(value):
+        if isinstance(value, str) and value.startswith(CHECKPOINT_OF):
+            return CHECKPOINT_OF + renamed.get(value[len(CHECKPOINT_OF):], value[len(CHECKPOINT_OF):])
+        return value
+
+    out = []
+    for s in specs:  # in launch order: what a run depends on comes before it
+        overrides = {k: rename(v) for k, v in s.overrides.items()}
+        new = replace(s, overrides={**overrides, **options} if s.config else overrides,
+                      depends_on=tuple(renamed.get(d, d) for d in s.depends_on),
+                      members=tuple(renamed.get(m, m) for m in s.members))
+        renamed[s.run_id] = new.run_id
+        out.append(new)
+    return out
 
 
 def bench_home(workdir: Optional[str] = None) -> Path:
@@ -218,13 +261,14 @@ def prepare_data(table_id: str, data_root: str, seed: int = 0, **options) -> Non
 
 
 def table_runs(table_id: str, data_root: str = "", rows: Optional[list] = None, seed: int = 0,
-               **options) -> list[RunSpec]:
+               cfg_options: Optional[dict] = None, **options) -> list[RunSpec]:
     """The runs of any table (``options``: a generated table's own, e.g. the smoke table's
-    ``epochs``), only the rows asked for, in launch order."""
+    ``epochs``; ``cfg_options``: mmengine overrides for every run), only the rows asked for, in
+    launch order."""
     if table_id not in GENERATED:
         get_table(table_id)
-        return _paper_runs(table_id, data_root, rows, seed)
-    specs = _generated(table_id).runs(data_root, seed, **options)
+        return with_cfg_options(_paper_runs(table_id, data_root, rows, seed), cfg_options or {})
+    specs = with_cfg_options(_generated(table_id).runs(data_root, seed, **options), cfg_options or {})
     if rows:
         known = [s.row for s in specs]
         bad = [r for r in rows if r not in known]

@@ -185,7 +185,8 @@ def test_a_resumed_fine_tuning_run_resumes_its_own_checkpoint(tmp_path, monkeypa
 
     k400, k700 = table_runs("5", str(tmp_path), rows=["VidTr-S"])
     (tmp_path / "runs" / k400.run_id).mkdir(parents=True)
-    (tmp_path / "runs" / k400.run_id / "record.json").write_text(json.dumps({"checkpoint": "/k400/epoch_50.pth"}))
+    (tmp_path / "runs" / k400.run_id / "record.json").write_text(
+        json.dumps({"run_id": k400.run_id, "metrics": {}, "checkpoint": "/k400/epoch_50.pth"}))
     wd = tmp_path / "runs" / k700.run_id
     wd.mkdir(parents=True)
     (wd / "last_checkpoint").write_text(str(wd / "epoch_7.pth"))
@@ -199,6 +200,7 @@ def test_a_resumed_fine_tuning_run_resumes_its_own_checkpoint(tmp_path, monkeypa
         raise Stop
 
     monkeypatch.setattr(mmengine.runner.Runner, "from_cfg", staticmethod(fake_from_cfg))
+    monkeypatch.setattr(job, "check_annotations", lambda cfg: None)  # no Kinetics-700 lists here
     with pytest.raises(Stop):
         job.execute(k700, tmp_path)
     assert seen == {"resume": True, "load_from": str(wd / "epoch_7.pth")}
@@ -276,10 +278,11 @@ def test_a_fine_tune_whose_kinetics_run_left_no_checkpoint_is_refused_by_name(tm
 
     k400, k700 = table_runs("5", "/d", rows=["VidTr-S"])
     run_dir(tmp_path, k400).mkdir(parents=True)
-    (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(dict(run_id=k400.run_id, checkpoint=None)))
+    (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(dict(run_id=k400.run_id, metrics={}, checkpoint=None)))
     with pytest.raises(FileNotFoundError, match=f"fine-tunes from run {k400.run_id}, which left no checkpoint"):
         _resolve(k700.overrides["load_from"], k700, tmp_path)
     ckpt = tmp_path / "epoch_1.pth"
     ckpt.write_bytes(b"x")
-    (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(dict(run_id=k400.run_id, checkpoint=str(ckpt))))
+    record = dict(run_id=k400.run_id, metrics={}, checkpoint=str(ckpt))
+    (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(record))
     assert _resolve(k700.overrides["load_from"], k700, tmp_path) == str(ckpt)

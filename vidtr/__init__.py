@@ -1,7 +1,8 @@
 """The VidTr model family as an mmaction2 backbone.
 
 ``import vidtr`` applies the mmaction2 1.2.0 import shim (see ``vidtr/_compat.py``) and
-registers ``VidTr`` in mmaction2's ``MODELS`` registry.
+registers ``VidTr`` in mmaction2's ``MODELS`` registry and ``PlainCheckpointHook`` (checkpoints
+that load with ``torch.load(weights_only=True)``, see ``vidtr/hooks.py``) in its ``HOOKS``.
 """
 from . import _compat
 
@@ -9,6 +10,7 @@ _compat.apply()
 
 import mmaction.models  # noqa: E402,F401  (populates mmaction2's registries)
 
+from . import hooks  # noqa: E402,F401  (registers PlainCheckpointHook: checkpoints any tool loads)
 from .builders import (  # noqa: E402
     VidTrClassifier,
     build,

@@ -49,27 +49,5 @@ def _shim_mmaction_drn() -> None:
     sys.modules[pkg_name + ".drn"] = sub
 
 
-def _allow_mmengine_resume() -> None:
-    """torch >= 2.6 loads checkpoints with ``weights_only=True``; mmengine 0.10.7's Runner
-    saves a ``HistoryBuffer`` (and numpy scalars) in its message hub, so ``resume`` fails
-    (open-mmlab/mmengine#1655, fixed after 0.10.7). Allow exactly those classes instead of
-    turning the safety off globally."""
-    try:
-        import numpy as np
-        import torch
-        from mmengine.logging.history_buffer import HistoryBuffer
-    except Exception:  # noqa: BLE001 - mmengine missing: nothing to allow
-        return
-    safe = [HistoryBuffer, np.dtype, np.ndarray]
-    try:
-        safe.append(np._core.multiarray._reconstruct)  # numpy 2.x
-    except AttributeError:  # pragma: no cover - numpy 1.x
-        safe.append(np.core.multiarray._reconstruct)
-    safe.extend(type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool"))
-    safe.extend([np.float64, np.float32, np.int64, np.int32, np.bool_])
-    torch.serialization.add_safe_globals(safe)
-
-
 def apply() -> None:
     _shim_mmaction_drn()
-    _allow_mmengine_resume()

@@ -26,14 +26,28 @@ class CheckpointError(ValueError):
 def read_checkpoint(path, trust: bool = False) -> StateDict:
     """Read a flat tensor dict from a .pth/.pt/.bin/.safetensors/.npz file."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory; expected a .pth/.pt/.bin/.safetensors/.npz file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: not a readable .safetensors file (corrupt or truncated? {e})") from None
     if path.suffix == ".npz":
-        return _npz_to_timm(path)
+        import zipfile
+
+        try:
+            return _npz_to_timm(path)
+        except CheckpointError:
+            raise
+        except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as e:  # ValueError: not a zip at all
+            raise CheckpointError(f"{path}: not a readable .npz file (corrupt or truncated? "
+                                  f"{type(e).__name__}: {e})") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

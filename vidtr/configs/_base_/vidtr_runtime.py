@@ -22,6 +22,10 @@ val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 val_evaluator = dict(type='AccMetric')
 test_evaluator = val_evaluator
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3))
+# plain_checkpoint: no numpy or mmengine objects in the checkpoints, so mmaction2's tools (and
+# torch.load(weights_only=True)) read them (vidtr/hooks.py); a key here, not in custom_hooks,
+# which configs that inherit this one replace whole
+default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3),
+                     plain_checkpoint=dict(type='PlainCheckpointHook'))
 # released: 8 GPUs x 3 clips (S, M); 1 (L); 8 (compact)
 auto_scale_lr = dict(enable=False, base_batch_size=24)
