@@ -54,14 +54,14 @@ def test_std_topk_keeps_rows_with_largest_std_in_temporal_order():
                          [0.00, 0.00, 0.00, 1.00]]).view(1, 1, 1, 4, 4)
     assert std_topk_indices(attn, 2).flatten().tolist() == [1, 3]
     assert std_topk_indices(attn, 3).flatten().tolist() == [1, 2, 3]
-    # per head / per position differ; per clip: one ranking from the mean std
+    # each spatial position (and head) ranks its own rows
     other = torch.tensor([[1.0, 0, 0, 0], [0.25] * 4, [0, 1.0, 0, 0], [0.25] * 4]).view(1, 1, 1, 4, 4)
     both = torch.cat([attn, other], dim=2)  # two spatial positions
     assert std_topk_indices(both, 2).tolist() == [[[[1, 3], [0, 2]]]]
-    per_clip = std_topk_indices(both, 2, per_clip=True)
-    assert (per_clip == per_clip[..., :1, :]).all()
-    stds = both.std(-1).mean(dim=(1, 2)).flatten()
-    assert per_clip[0, 0, 0].tolist() == sorted(stds.topk(2).indices.tolist())
+    # the same ranking as torch.std (unbiased) over the keys
+    assert std_topk_indices(both, 2).tolist() == both.std(-1).topk(2).indices.sort(-1).values.tolist()
+    # class_row: row 0 is left out of the ranking (other's row 0 is its most peaked) and always kept
+    assert std_topk_indices(both, 1, class_row=True).tolist() == [[[[0, 3], [0, 2]]]]
 
 
 @pytest.mark.parametrize("name,lengths", [
@@ -89,6 +89,10 @@ def test_compact_layers_after_last_pool_are_joint():
     modes = [b.attn.mode for b in model.blocks]
     assert modes == ["temporal_spatial"] * 6 + ["joint"] * 6
     assert [b.attn.keep for b in model.blocks[:6]] == [None, 6, None, 4, None, 2]
+    # fidelity 'paper': the grid of separable VidTr, separable attention in every layer
+    paper = vidtr.build_backbone("cvidtr_s_8x8", fidelity="paper", **tiny("cvidtr_s_8x8"))
+    assert paper.spec.layout == "grid" and model.spec.layout == "single"
+    assert [b.attn.mode for b in paper.blocks] == ["temporal_spatial"] * 12
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -21,10 +21,15 @@ Token layouts (rows are time, columns are space):
 
 * ``grid`` (separable VidTr): (T+1) x (N+1); row 0 holds N+1 temporal class tokens,
   column 0 of rows 1..T the spatial class tokens; token (0, 0) is the clip feature.
-* ``single`` (joint and compact VidTr): one class token plus a T x N patch grid. In the
-  compact model's separable layers the class token skips attention; after the last
-  pooling layer every layer is joint attention over 1 + T'N tokens (released code).
+* ``single`` (joint, and compact VidTr of the ``released`` fidelity): one class token plus
+  a T x N patch grid. In the compact model's separable layers the class token skips
+  attention; after the last pooling layer every layer is joint attention over 1 + T'N
+  tokens (released code).
 * ``frame`` (spatial only): T x (N+1), one class token per frame, features averaged.
+
+The compact VidTr of the ``paper`` fidelity keeps the ``grid`` layout and separable
+attention in every layer; its pooling layers shrink the T patch rows and always keep the
+row of temporal class tokens: (T+1) x (N+1) -> (T'+1) x (N+1).
 """
 from __future__ import annotations
 
@@ -62,15 +67,32 @@ class VidTrSpec:
     * positional embedding: released adds it to the attention input only (q = k = v =
       LN(x) + pos) in layer 0, or in every layer when ``pos_every_layer`` (its 16-frame
       model); paper adds it once to the tokens, as ViT does.
-    * std-topK: released applies softmax again to the kept rows (double softmax) and
-      selects rows per head and per spatial position; paper keeps the softmaxed rows as
-      they are and selects one set of frames per clip (row std averaged over heads and
-      positions).
+    * std-topK: released applies softmax again to the kept rows (double softmax); paper
+      keeps the softmaxed rows as they are (Eq. 9 selects rows of Attn_t).
     * LayerNorm eps: released uses PyTorch's default 1e-5; paper builds on ViT (1e-6).
-
-    Both fidelities share the compact layout of the released code (class token outside
-    the separable layers, joint layers after the last pooling layer): the paper does not
-    describe that layout.
+    * compact layout (``pool`` set): released has one class token that skips the separable
+      layers and switches to joint attention over 1 + T'N tokens after the last pooling
+      layer (so a pooling layer may not be the last layer). Paper keeps the ``grid`` layout
+      of VidTr, (T+1) x (N+1) with temporal and spatial class tokens, and separable
+      attention in every layer: Sec. 3.2.2 introduces C-VidTr as temporal down-sampling
+      ``pool`` inside Eq. 3 of the separable attention and describes no other change (no
+      joint layers); the last layer may pool.
+    * std-topK selection (Eq. 9-11, Appendix A): for each spatial location (each column of
+      the grid, Eq. 2), sample and head, sigma = the std of each row of the softmaxed
+      temporal map Attn_t over its keys, computed on Attn_t[1:, :] only (the class-token
+      row is excluded from the ranking and always kept); the ``keep`` rows with the largest
+      sigma are kept in temporal order after row 0: T+1 -> keep+1 rows. Our reading of what
+      the paper leaves open: sigma runs over all T+1 keys of a row (the ``:`` of
+      Attn_t[1:, :]; the normalisation, 1/T or unbiased, does not change the ranking);
+      selection is per head, since pool is applied to Attn_t, the map that multiplies v_t
+      in Eq. 3, and each head of MSA_t has its own (the paper never averages maps over
+      heads); the residual is gathered with the same indices, per head channel slice, and
+      the temporal output keeps exactly the selected rows, so the pooled grid's rows line
+      up with its residual. Released selects the same way (per head and position) on its
+      class-token-free T x T maps. No attention dropout on a pooling layer's temporal map,
+      in either fidelity (the release has none there).
+    * avg / conv1d pooling in the paper fidelity: the same grid; the class-token row is
+      kept and the T patch rows are halved (stride 2), residual by averaging.
     """
 
     num_frames: int = 8
@@ -124,7 +146,7 @@ class VidTrSpec:
     def layout(self) -> str:
         if self.temporal_mode == "spatial_only":
             return "frame"
-        if self.temporal_mode == "joint" or self.pool is not None:
+        if self.temporal_mode == "joint" or (self.pool is not None and self.fidelity == "released"):
             return "single"
         return "grid"
 
@@ -148,10 +170,11 @@ class VidTrSpec:
         if not layers or len(layers) != len(keeps):
             raise ValueError(f"VidTr: pool_layers {list(layers)} and pool_keep {list(keeps)} must be non-empty "
                              "and of equal length")
-        if list(layers) != sorted(set(layers)) or layers[0] < 0 or layers[-1] >= self.depth - 1:
-            # the class token only attends in the joint layers after the last pooling layer
-            raise ValueError(f"VidTr: pool_layers {list(layers)} must be increasing layer indices in "
-                             f"[0, {self.depth - 1}): at least one joint layer must follow the last pooling layer")
+        # single layout: the class token only attends in the joint layers after the last pooling layer
+        end = self.depth - 1 if self.layout == "single" else self.depth
+        if list(layers) != sorted(set(layers)) or layers[0] < 0 or layers[-1] >= end:
+            why = ": at least one joint layer must follow the last pooling layer" if end < self.depth else ""
+            raise ValueError(f"VidTr: pool_layers {list(layers)} must be increasing layer indices in [0, {end}){why}")
         lengths, t = [], self.tokens_t
         schedule = dict(zip(layers, keeps))
         for i in range(self.depth):
@@ -196,6 +219,11 @@ def _halve_time(t: Tensor) -> Tensor:
     return t.unflatten(-2, (t.shape[-2] // 2, 2)).mean(dim=-2)
 
 
+def _halve_after_class_row(t: Tensor) -> Tensor:
+    """(..., 1+T, E) -> (..., 1+T/2, E): row 0 (temporal class tokens) kept, frames halved."""
+    return torch.cat([t[..., :1, :], _halve_time(t[..., 1:, :])], dim=-2)
+
+
 def _short_softmax(x: Tensor) -> Tensor:
     """Softmax over a short last axis (the T x T temporal maps). On the CPU torch's softmax
     kernel is ~5x slower than these elementwise ops on 8-wide rows (measured, torch 2.14);
@@ -206,31 +234,38 @@ def _short_softmax(x: Tensor) -> Tensor:
     return e / e.sum(dim=-1, keepdim=True)
 
 
-def std_topk_indices(attn: Tensor, keep: int, per_clip: bool = False) -> Tensor:
-    """Rows of softmaxed temporal maps (B, H, N, T, T) with the largest standard deviation
-    (unbiased, over keys), re-sorted into temporal order: (B, H, N, keep). ``per_clip``
-    ranks frames once per clip by the std averaged over heads and positions."""
-    # A softmax row sums to 1, so its mean is 1/T and its std is |row - 1/T| / sqrt(T-1):
+def std_topk_indices(attn: Tensor, keep: int, class_row: bool = False) -> Tensor:
+    """Rows of softmaxed temporal maps (..., R, L) with the largest standard deviation
+    (unbiased, over the L keys), re-sorted into temporal order: (..., keep), ranked
+    independently for every leading index (sample, head, spatial position).
+    ``class_row``: row 0 holds the temporal class token (paper, Eq. 9): it is left out of
+    the ranking and always kept, giving (..., 1 + keep) indices starting with 0."""
+    # A softmax row sums to 1, so its mean is 1/L and its std is |row - 1/L| / sqrt(L-1):
     # one norm instead of torch.std, whose reduction over 8-wide rows is ~30x slower on the CPU.
-    T = attn.shape[-1]
-    std = torch.linalg.vector_norm(attn - 1.0 / T, dim=-1) / math.sqrt(T - 1)
-    if per_clip:
-        std = std.mean(dim=(1, 2), keepdim=True).expand_as(std)
-    return std.topk(keep, dim=-1).indices.sort(dim=-1).values
+    L = attn.shape[-1]
+    rows = attn[..., 1:, :] if class_row else attn
+    std = torch.linalg.vector_norm(rows - 1.0 / L, dim=-1) / math.sqrt(L - 1)
+    idx = std.topk(keep, dim=-1).indices.sort(dim=-1).values
+    if class_row:
+        idx = torch.cat([idx.new_zeros(*idx.shape[:-1], 1), idx + 1], dim=-1)
+    return idx
 
 
 class VidTrAttention(nn.Module):
     """Multi-head attention over a (B, R, C, D) token grid (rows = time, columns = space),
     or a (B, L, D) sequence for ``joint``. Returns (output, reduce) where ``reduce`` maps
     any (..., T, E) tensor laid out like the temporal queries to the pooled temporal
-    length (None when this layer does not pool). ``impl``: ``sdpa`` or ``math``."""
+    length (None when this layer does not pool). ``impl``: ``sdpa`` or ``math``.
+    ``class_row``: row 0 of the grid holds temporal class tokens (``grid`` layout), which
+    pooling always keeps; ``keep`` counts the other rows."""
 
     def __init__(self, dim: int, num_heads: int, mode: str, fidelity: str = "released",
                  pool: Optional[str] = None, keep: Optional[int] = None,
-                 attn_drop: float = 0.0, impl: str = "sdpa"):
+                 attn_drop: float = 0.0, impl: str = "sdpa", class_row: bool = False):
         super().__init__()
         self.num_heads, self.head_dim = num_heads, dim // num_heads
         self.mode, self.fidelity, self.pool, self.keep = mode, fidelity, pool, keep
+        self.class_row = class_row
         self.attn_drop, self.impl = attn_drop, impl
         self.qkv = nn.Linear(dim, dim * 3)  # the spatial (or only) attention
         self.proj = nn.Linear(dim, dim)
@@ -262,19 +297,23 @@ class VidTrAttention(nn.Module):
         return out
 
     def _temporal(self, q: Tensor, k: Tensor, v: Tensor):
-        """Attention along time on (B, H, C, T, hd); pools to ``keep`` frames if asked."""
+        """Attention along time on (B, H, C, T, hd); pools to ``keep`` frames if asked
+        (with ``class_row``, T = 1 + frames and row 0 is always kept)."""
         if self.pool is None:
             return self._attn(q, k, v, "temporal"), None
         if self.pool in ("avg", "conv1d"):
             out = self._attn(q, k, v, "temporal")
+            halve = _halve_after_class_row if self.class_row else _halve_time
             if self.pool == "avg":
-                return _halve_time(out), _halve_time
+                return halve(out), halve
+            head, out = (out[..., :1, :], out[..., 1:, :]) if self.class_row else (None, out)
             B, H, C, T, E = out.shape
             pooled = self.pool_conv(out.permute(0, 2, 1, 4, 3).reshape(B * C, H * E, T))
-            return pooled.view(B, C, H, E, T // 2).permute(0, 2, 1, 4, 3), _halve_time
+            pooled = pooled.view(B, C, H, E, T // 2).permute(0, 2, 1, 4, 3)
+            return (pooled if head is None else torch.cat([head, pooled], dim=-2)), halve
         # std-topK needs the T x T maps themselves: materialise only these small maps.
         attn = _short_softmax((q @ k.transpose(-2, -1)) * self.head_dim ** -0.5)
-        idx = std_topk_indices(attn, self.keep, per_clip=self.fidelity == "paper")
+        idx = std_topk_indices(attn, self.keep, class_row=self.class_row)
         rows = _gather_time(attn, idx)
         if self.fidelity == "released":
             rows = _short_softmax(rows)  # the released code's second softmax
@@ -381,7 +420,7 @@ class Block(nn.Module):
         else:  # the released code has neither the paper's attention nor spatial-only attention
             impl = "math" if spec.attn_impl == "released" else spec.attn_impl
             self.attn = VidTrAttention(dim, spec.num_heads, mode, spec.fidelity, pool, keep,
-                                       spec.attn_drop_rate, impl)
+                                       spec.attn_drop_rate, impl, class_row=spec.layout == "grid")
         self.drop1 = nn.Dropout(spec.drop_rate)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         # timm's Mlp: fc1 -> act -> dropout -> fc2 -> dropout, as the released layer
@@ -401,7 +440,7 @@ class Block(nn.Module):
             return seq[:, 1:].unflatten(1, (R, C)), seq[:, :1]
         h = self.norm1(x) if pos is None else self.norm1(x) + pos[1]
         out, reduce = self.attn(h)
-        if reduce is not None:  # pool the residual like the temporal queries, per head slice
+        if reduce is not None:  # pool the residual like the temporal queries, per head slice (grid: row 0 kept)
             B, T, N, D = x.shape
             res = x.view(B, T, N, self.attn.num_heads, -1).permute(0, 3, 2, 1, 4)
             x = reduce(res).permute(0, 3, 2, 1, 4).reshape(B, -1, N, D)
@@ -498,7 +537,8 @@ class VidTr(BaseModule):
             else:
                 n_pos = (T if spec.temporal_pos_embed else 1) * (N + 1)
         self.pos_embed = nn.Parameter(torch.zeros(1, n_pos, D))
-        last_pool = spec.pool_layers[-1] if spec.pool else -1
+        # released compact model: joint layers after the last pooling layer; paper: separable throughout
+        last_pool = spec.pool_layers[-1] if spec.pool and layout == "single" else spec.depth
         keep = dict(zip(spec.pool_layers, spec.pool_keep))
         self.blocks = nn.ModuleList(
             Block(spec, "joint" if spec.pool and i > last_pool else spec.temporal_mode,
