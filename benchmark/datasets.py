@@ -29,16 +29,29 @@ DATA_ROOT_ENV = "VIDTR_DATA_ROOT"
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """A dataset's recipe, beyond its files (how runs use it: ``benchmark.runs.dataset_overrides``)."""
     name: str
     num_classes: int
     multi_class: bool = False  # Charades: several labels per video, mAP
-    sampler: str = "dense"  # "dense": clip_len x rate windows; "tsn": one frame per segment (SSv2)
+    # "dense": clip_len x rate windows; "tsn": the whole video cut into clip_len segments, one
+    # frame from each (random in training, the centre in testing), in training and testing alike
+    sampler: str = "dense"
+    flip: bool = True  # random horizontal flip in training; off where classes name left and right
+    finetune_epochs: Optional[int] = None  # fine-tuned from Kinetics-400 for this many epochs (None: the config's)
+    # many videos are shorter than the longest windows (HMDB-51 at 32x4 needs 128 frames): no
+    # sampler may wrap around them (SpreadSampleFrames spreads, SampleFrames repeats the last frame)
+    short_videos: bool = False
 
 
 DATASET_INFO = {d.name: d for d in [
     DatasetInfo("kinetics400", 400), DatasetInfo("kinetics700", 700),
-    DatasetInfo("sthv2", 174, sampler="tsn"), DatasetInfo("charades", 157, multi_class=True),
-    DatasetInfo("ucf101", 101), DatasetInfo("hmdb51", 51),
+    # Table 6 / Sec. 4.3: "TSN styled dataloader"; 30-70 frames a video; left/right classes
+    # ("Pushing something from left to right" / "... right to left"), so no flip
+    DatasetInfo("sthv2", 174, sampler="tsn", flip=False),
+    DatasetInfo("charades", 157, multi_class=True),
+    # Sec. 4.3 "UCF and HMDB Results": "6 epochs of training"; UCF-101 averages 180 frames (Sec. 4.1)
+    DatasetInfo("ucf101", 101, finetune_epochs=6, short_videos=True),
+    DatasetInfo("hmdb51", 51, finetune_epochs=6, short_videos=True),
 ]}
 
 

@@ -115,9 +115,32 @@ def run_dir(home: Path, spec_or_id) -> Path:
     return home / "runs" / (spec_or_id if isinstance(spec_or_id, str) else spec_or_id.run_id)
 
 
+# mmaction2's dense sampler and the released code's (vidtr.transforms.SpreadSampleFrames): both
+# take clip_len x frame_interval windows; the released one is the VidTr configs' training sampler
+DENSE_SAMPLERS = ("SampleFrames", "SpreadSampleFrames")
+# UCF-101 / HMDB-51 fine-tuning (DatasetInfo.finetune_epochs): the paper gives only "6 epochs"
+# (Sec. 4.3); the Kinetics schedule's steps (x0.1 at 25 and 40 of 50, Sec. 3.3) scaled to 6
+# epochs fall at 3 and 5; validation every epoch
+FINETUNE_MILESTONES = (0.5, 0.8)
+
+
 def dataset_overrides(dataset: str, protocol: str = "30view", frames: Optional[int] = None,
-                      test_pipeline: Optional[list] = None, load_from: Optional[str] = None) -> dict:
-    """mmengine overrides pointing a Kinetics config at ``dataset`` under the data root."""
+                      test_pipeline: Optional[list] = None, load_from: Optional[str] = None, *,
+                      train_pipeline: Optional[list] = None, val_pipeline: Optional[list] = None) -> dict:
+    """mmengine overrides pointing a Kinetics config at ``dataset`` under the data root, with the
+    dataset's recipe (``DatasetInfo``) applied to the config's pipelines, where given:
+
+    - ``sampler='tsn'`` (SSv2, Table 6) and ``protocol='single_pass'`` (Fast VidTr, Appendix B):
+      train, val and test all sample TSN-style, ``frames`` segments, one frame from each
+      (UniformSample: random in training, the segment centres in testing), one centre crop;
+    - ``flip=False`` (SSv2: left/right classes): no Flip in training;
+    - ``short_videos`` (UCF-101, HMDB-51): no sampler wraps around a video shorter than its
+      window: a run trained with the released sampler (SpreadSampleFrames) is validated and
+      tested with it too (spread over the whole video), mmaction2's SampleFrames repeats the
+      last frame (``out_of_bound_opt='repeat_last'``);
+    - ``finetune_epochs`` (UCF-101, HMDB-51: 6, Sec. 4.3): the schedule of that many epochs.
+
+    A pipeline override is set only where the recipe changes the config's pipeline."""
     info = get_dataset(dataset)
     base = f"{DATA_ROOT}/{dataset}"
     o: dict = {"model.cls_head.num_classes": info.num_classes}
@@ -136,21 +159,111 @@ def dataset_overrides(dataset: str, protocol: str = "30view", frames: Optional[i
         o["test_evaluator"] = {"type": "AccMetric", "metric_list": ("mean_average_precision",)}
     if load_from:
         o["load_from"] = load_from
+    if info.finetune_epochs:
+        n = info.finetune_epochs
+        o["train_cfg.max_epochs"] = n
+        o["train_cfg.val_interval"] = 1
+        o["param_scheduler"] = [dict(type="MultiStepLR", begin=0, end=n, by_epoch=True, gamma=0.1,
+                                     milestones=[round(f * n) for f in FINETUNE_MILESTONES])]
+    given = {"train": train_pipeline, "val": val_pipeline, "test": test_pipeline}
+    pipes = {k: [dict(t) for t in v] for k, v in given.items() if v}
     if protocol == "single_pass" or info.sampler == "tsn":
         # Appendix B / SSv2: one frame from each of N uniform segments, one centre crop
-        o["test_dataloader.dataset.pipeline"] = _uniform_test_pipeline(frames, test_pipeline)
+        pipes = {k: _uniform_pipeline(frames, v, train=k == "train") for k, v in pipes.items()}
+    if not info.flip and "train" in pipes:
+        pipes["train"] = [t for t in pipes["train"] if t["type"] != "Flip"]
+    if info.short_videos:
+        pipes = _short_video_safe(pipes)
+    for split, pipeline in pipes.items():
+        if pipeline != [dict(t) for t in given[split]]:
+            o[f"{split}_dataloader.dataset.pipeline"] = pipeline
     return o
 
 
-def _uniform_test_pipeline(frames: int, pipeline: Optional[list]) -> list:
+def _uniform_pipeline(frames: int, pipeline: list, train: bool) -> list:
+    """TSN-style sampling (mmaction2's UniformSample: ``frames`` segments of the whole video,
+    one frame each, random in training, each segment's centre in testing) in place of the dense
+    sampler; in testing, one centre crop in place of ThreeCrop."""
     out = []
-    for t in pipeline or []:
-        if t["type"] == "SampleFrames":
-            t = dict(type="UniformSample", clip_len=frames, num_clips=1, test_mode=True)
-        elif t["type"] == "ThreeCrop":
+    for t in pipeline:
+        if t["type"] in DENSE_SAMPLERS:
+            t = dict(type="UniformSample", clip_len=frames, num_clips=1) if train else \
+                dict(type="UniformSample", clip_len=frames, num_clips=1, test_mode=True)
+        elif t["type"] == "ThreeCrop" and not train:
             t = dict(type="CenterCrop", crop_size=t["crop_size"])
         out.append(t)
     return out
+
+
+def _uniform_test_pipeline(frames: int, pipeline: Optional[list]) -> list:
+    return _uniform_pipeline(frames, pipeline or [], train=False)
+
+
+def _as_sampler(t: dict, kind: str, short_videos: bool) -> dict:
+    """A dense sampler step as ``kind`` (SampleFrames or SpreadSampleFrames), same clip, clips
+    and mode; SampleFrames on ``short_videos`` repeats the last frame instead of wrapping."""
+    if kind == "SpreadSampleFrames":
+        return dict(type=kind, **{k: t[k] for k in ("clip_len", "frame_interval", "num_clips", "test_mode") if k in t})
+    out = dict(t) if t["type"] == "SampleFrames" else dict(t, type="SampleFrames")
+    if short_videos:
+        out["out_of_bound_opt"] = "repeat_last"
+    return out
+
+
+def _train_sampler(pipes: dict) -> Optional[str]:
+    return next((t["type"] for t in pipes.get("train") or [] if t["type"] in DENSE_SAMPLERS), None)
+
+
+def _short_video_safe(pipes: dict) -> dict:
+    """Pipelines that never wrap around a video shorter than their window: with the released
+    training sampler every split samples with it (val/test in test mode), so a short video is
+    spread over its whole length in training and testing alike; otherwise (baselines, the
+    paper fidelity) mmaction2's SampleFrames repeats the last frame."""
+    kind = "SpreadSampleFrames" if _train_sampler(pipes) == "SpreadSampleFrames" else "SampleFrames"
+    return {k: [_as_sampler(t, kind, True) if t["type"] in DENSE_SAMPLERS else t for t in v]
+            for k, v in pipes.items()}
+
+
+def fidelity_samplers(config: str, dataset: str, overrides: dict) -> dict:
+    """``overrides`` with the training sampler that goes with the backbone's fidelity: a run
+    whose overrides set ``model.backbone.fidelity='paper'`` trains with mmaction2's
+    SampleFrames (the paper's text: a fixed stride), ``'released'`` with SpreadSampleFrames (the
+    released code). Every VidTr config is of the released fidelity (none sets ``fidelity``), so
+    only such overrides (``--cfg-options model.backbone.fidelity=paper``) change anything;
+    TSN-style pipelines (SSv2, Fast VidTr) and baselines are left as they are."""
+    from mmengine.config import Config
+
+    fidelity = overrides.get("model.backbone.fidelity")
+    if fidelity is None or not config:
+        return overrides
+    cfg = Config.fromfile(str(REPO / config))
+    if cfg.model.get("backbone", {}).get("type") != "VidTr" or not cfg.get("train_dataloader"):
+        return overrides
+    pipes = {split: [dict(t) for t in overrides.get(f"{split}_dataloader.dataset.pipeline",
+                                                     cfg[f"{split}_dataloader"].dataset.pipeline)]
+             for split in ("train", "val", "test") if cfg.get(f"{split}_dataloader")}
+    kind = "SampleFrames" if fidelity == "paper" else "SpreadSampleFrames"
+    short = get_dataset(dataset).short_videos
+    pipes["train"] = [_as_sampler(t, kind, short) if t["type"] in DENSE_SAMPLERS else t for t in pipes["train"]]
+    if short:  # val/test follow the training sampler (see _short_video_safe)
+        pipes = _short_video_safe({k: [_as_sampler(t, "SampleFrames", False) if t["type"] in DENSE_SAMPLERS
+                                       and t.get("test_mode") else t for t in v] for k, v in pipes.items()})
+    out = dict(overrides)
+    for split, pipeline in pipes.items():
+        key = f"{split}_dataloader.dataset.pipeline"
+        if pipeline != [dict(t) for t in overrides.get(key, cfg[f"{split}_dataloader"].dataset.pipeline)]:
+            out[key] = pipeline
+    return out
+
+
+def total_batch(cfg, world_size: int) -> Optional[int]:
+    """Clips per optimizer step: clips per GPU x GPUs (x gradient accumulation steps); None for a
+    run that does not train. The released configs: 3 x 8 = 24 for VidTr-S/M (1 x 8 for VidTr-L,
+    8 x 8 for the compact models); the paper: 6 x 64 = 384 for VidTr-S (Sec. 3.3)."""
+    if not cfg.get("train_cfg") or not cfg.get("train_dataloader"):
+        return None
+    accumulate = (cfg.get("optim_wrapper") or {}).get("accumulative_counts", 1)
+    return int(cfg.train_dataloader.batch_size) * int(world_size) * int(accumulate)
 
 
 def _input_rate(text: str) -> Optional[int]:
@@ -160,15 +273,27 @@ def _input_rate(text: str) -> Optional[int]:
 
 
 def _resampled(pipeline: list, clip_len: int, rate: Optional[int]) -> Optional[list]:
-    """The pipeline with SampleFrames set to ``clip_len`` x ``rate``; None if it already is."""
+    """The pipeline with its dense sampler (SampleFrames or SpreadSampleFrames) set to
+    ``clip_len`` x ``rate``; None if it already is. A 2D model's TSN-style sampler (one frame
+    from each of ``num_clips`` segments: TSM's "8f TSN") is left alone: its frames are its
+    segments, not a clip length."""
     out, changed = [], False
     for t in pipeline:
-        wanted = (clip_len, rate or t.get("frame_interval"))
-        if t["type"] == "SampleFrames" and (t["clip_len"], t["frame_interval"]) != wanted:
+        tsn_2d = t.get("clip_len") == 1 and t.get("num_clips", 1) > 1
+        if t["type"] in DENSE_SAMPLERS and not tsn_2d and (t["clip_len"], t["frame_interval"]) != (
+                clip_len, rate or t["frame_interval"]):
             t = dict(t, clip_len=clip_len, frame_interval=rate or t["frame_interval"])
             changed = True
         out.append(t)
     return out if changed else None
+
+
+def _present(cfg, overrides: dict) -> dict:
+    """The overrides a config can take: zoo test-only configs (X3D) have no training or
+    validation to point at a dataset or schedule."""
+    absent = {k for k in ("train_dataloader", "val_dataloader", "val_evaluator", "train_cfg", "param_scheduler")
+              if k not in cfg}
+    return {k: v for k, v in overrides.items() if k.split(".")[0] not in absent}
 
 
 def _model_run(table: Table, row: Row, model: str, frames: int, dataset: str, data_root: str,
@@ -176,16 +301,18 @@ def _model_run(table: Table, row: Row, model: str, frames: int, dataset: str, da
     from mmengine.config import Config
 
     config = catalogue.get(model).config_rel
+    cfg = Config.fromfile(str(REPO / config))
     depends, load_from = (), None
     if dataset != "kinetics400":  # fine-tuned from this model's Kinetics-400 run
-        k400 = k400_runs.setdefault(model, RunSpec(table.id, f"{model} (K400)",
-                                                   model, config, "kinetics400", seed,
-                                                   overrides=dataset_overrides("kinetics400"), data_root=data_root))
+        k400 = k400_runs.setdefault(model, RunSpec(table.id, f"{model} (K400)", model, config, "kinetics400", seed,
+                                                   overrides=_present(cfg, dataset_overrides("kinetics400")),
+                                                   data_root=data_root))
         # resolved by the job from that run's record once it has finished
         depends, load_from = (k400.run_id,), f"{CHECKPOINT_OF}{k400.run_id}"
-    cfg = Config.fromfile(str(REPO / config))
-    test_pipeline = cfg.test_dataloader.dataset.pipeline
-    overrides = dataset_overrides(dataset, protocol, frames, test_pipeline, load_from)
+    pipelines = {f"{split}_pipeline": cfg[f"{split}_dataloader"].dataset.pipeline
+                 for split in ("train", "val") if cfg.get(f"{split}_dataloader")}  # zoo test-only configs: none
+    overrides = dataset_overrides(dataset, protocol, frames, cfg.test_dataloader.dataset.pipeline, load_from,
+                                  **pipelines)
     rate = _input_rate(row.input)
     for split in ("train", "val", "test"):  # the row's input (e.g. A.2's I3D at 16x4) over the config's
         if not cfg.get(f"{split}_dataloader"):  # zoo test-only configs (X3D): evaluation runs only
@@ -194,6 +321,7 @@ def _model_run(table: Table, row: Row, model: str, frames: int, dataset: str, da
         resampled = _resampled(overrides.get(key, cfg[f"{split}_dataloader"].dataset.pipeline), frames, rate)
         if resampled is not None:
             overrides[key] = resampled
+    overrides = _present(cfg, fidelity_samplers(config, dataset, overrides))
     return RunSpec(table.id, row.label, model, config, dataset, seed, protocol, overrides, depends, data_root=data_root)
 
 

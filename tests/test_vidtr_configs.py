@@ -16,12 +16,13 @@ def test_every_named_model_has_a_config_with_its_clip(name):
     clip_len, interval = vidtr.clip_of(name)
     assert clip_len == spec.num_frames and name.endswith(f"_{clip_len}x{interval}")
     for split, clips in (("train", 1), ("val", 1), ("test", 10)):
-        sample = next(t for t in cfg[f"{split}_dataloader"].dataset.pipeline if t.type == "SampleFrames")
+        kind = "SpreadSampleFrames" if split == "train" else "SampleFrames"  # the released training sampler
+        sample = next(t for t in cfg[f"{split}_dataloader"].dataset.pipeline if t.type == kind)
         assert (sample.clip_len, sample.frame_interval, sample.num_clips) == (clip_len, interval, clips)
     test_types = [t.type for t in cfg.test_dataloader.dataset.pipeline]
     assert "ThreeCrop" in test_types and cfg.model.cls_head.average_clips == "prob"  # 30 views, softmax averaged
     train_types = [t.type for t in cfg.train_dataloader.dataset.pipeline]
-    assert train_types[:3] == ["DecordInit", "SampleFrames", "DecordDecode"] and "RandomRescale" in train_types
+    assert train_types[:3] == ["DecordInit", "SpreadSampleFrames", "DecordDecode"] and "RandomRescale" in train_types
     assert cfg.optim_wrapper.optimizer == dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=1e-5)
 
 

@@ -22,6 +22,7 @@ from .builders import (  # noqa: E402
     load_released,
     recognizer_cfg,
 )
+from .transforms import SpreadSampleFrames  # noqa: E402,F401  (registers the released training sampler)
 from .vidtr import (  # noqa: E402
     ReleasedStructureAttention,
     VidTr,
