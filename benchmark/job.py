@@ -4,6 +4,7 @@ written atomically. A record is the contract with the reports: they never read l
 from __future__ import annotations
 
 import contextlib
+import datetime
 import faulthandler
 import hashlib
 import json
@@ -86,7 +87,9 @@ def _save_scores(wd: Path, dataset, multi_class: bool) -> dict:
         labels_arr = targets
     else:
         labels_arr = np.array([int(lab[0]) for lab in labels])
-    videos = np.array([d["filename"] for d in dataset.data_list][: len(preds)])
+    # an mmengine dataset serialises its list once built (data_list is then empty): get_data_info
+    info = getattr(dataset, "get_data_info", None) or dataset.data_list.__getitem__
+    videos = np.array([info(i)["filename"] for i in range(len(preds))])
     np.savez_compressed(wd / SCORES, scores=scores, labels=labels_arr, videos=videos)
     return dict(scores=scores, labels=labels_arr)
 
@@ -149,12 +152,14 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
         # mmengine resumes from load_from when it is set: point it at this run's own last
         # checkpoint, not at the Kinetics-400 checkpoint a fine-tuning run started from
         cfg.resume, cfg.load_from = True, resumed_from
-    ntasks = int(os.environ.get("SLURM_NTASKS", "1"))
-    cfg.launcher = "slurm" if ntasks > 1 else "none"  # one task per GPU: mmengine's Slurm launcher
+    cfg.launcher = dist_launcher(cfg)  # several Slurm tasks: torch.distributed (CPU-only hosts too)
     test_eval = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
     cfg.test_evaluator = test_eval + [dict(type="DumpResults", out_file_path=str(_dump_file(wd)))]
     runner = Runner.from_cfg(cfg)
     runner.load_or_resume()
+    if runner.world_size > 1:  # mmengine logs on rank 0 only: each task says where it starts
+        print(f"task {runner.rank} of {runner.world_size}: starting at epoch {runner.epoch}, iter {runner.iter}"
+              + (f", resumed from {resumed_from}" if resumed_from else ""), flush=True)
     if cfg.get("train_cfg"):
         runner.train()
     metrics = runner.test()
@@ -173,6 +178,41 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
         checkpoint=_final_checkpoint(wd), resumed_from=resumed_from,
         attempts=sum(1 for _ in open(wd / "attempts.log")), world_size=runner.world_size)
     return write_record(home, record)
+
+
+def dist_launcher(cfg) -> str:
+    """mmengine's launcher for this task. One task: ``none``. Several Slurm tasks (one per GPU,
+    or a CPU profile's ``tasks_per_node``): torch.distributed, its master port taken from the
+    job id (two jobs on one node do not collide; a requeued job keeps its port). With CUDA:
+    mmengine's ``slurm`` launcher and the config's backend (nccl). The one place that handles a
+    host without CUDA: mmengine's launchers (``slurm`` and ``pytorch`` alike) call
+    ``torch.cuda.set_device``, which fails there, so the gloo process group is started here from
+    the SLURM_* variables as mmengine's Slurm launcher would; mmengine finds it started and only
+    uses it (``pytorch``), and DDP wraps the CPU model without device ids."""
+    ntasks = int(os.environ.get("SLURM_NTASKS", "1"))
+    if ntasks <= 1:
+        return "none"
+    import subprocess
+
+    import torch
+    import torch.distributed as dist
+
+    os.environ.setdefault("MASTER_PORT", str(15000 + int(os.environ.get("SLURM_JOB_ID", "0")) % 15000))
+    if torch.cuda.is_available():
+        return "slurm"
+    if "MASTER_ADDR" not in os.environ:  # the job's first node, as mmengine's Slurm launcher picks it
+        os.environ["MASTER_ADDR"] = "127.0.0.1" if os.environ.get("SLURM_JOB_NUM_NODES", "1") == "1" else (
+            subprocess.run(["scontrol", "show", "hostnames", os.environ["SLURM_JOB_NODELIST"]],
+                           capture_output=True, text=True, check=True).stdout.split()[0])
+    os.environ.update(RANK=os.environ["SLURM_PROCID"], WORLD_SIZE=str(ntasks),
+                      LOCAL_RANK=os.environ.get("SLURM_LOCALID", "0"))
+    if not dist.is_initialized():
+        timeout = (cfg.get("env_cfg") or {}).get("dist_cfg", {}).get("timeout")
+        dist.init_process_group("gloo", **({"timeout": datetime.timedelta(seconds=timeout)} if timeout else {}))
+    cfg.model_wrapper_cfg = {"type": "MMDistributedDataParallel", "broadcast_buffers": False,
+                             "find_unused_parameters": cfg.get("find_unused_parameters", False),
+                             **(cfg.get("model_wrapper_cfg") or {}), "device_ids": None}  # not [LOCAL_RANK]: CPU
+    return "pytorch"
 
 
 def _final_checkpoint(wd: Path) -> Optional[str]:

@@ -22,8 +22,8 @@ import yaml
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 REQUIRED_KEYS = ("partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min")
-OPTIONAL_KEYS = ("nodes", "account", "constraint", "qos", "signal_delay_s", "array_parallelism", "setup",
-                 "max_num_timeout")
+OPTIONAL_KEYS = ("nodes", "tasks_per_node", "account", "constraint", "qos", "signal_delay_s", "array_parallelism",
+                 "setup", "max_num_timeout")
 EXECUTORS = ("local", "slurm", "debug")
 DEFAULT_SIGNAL_DELAY_S = 120
 
@@ -46,6 +46,7 @@ CHECKS = {
                "a number of GB > 0 (at least 1 MB; --mem=0 would take a whole node)"),
     "timeout_min": (_whole(1), "a whole number of minutes >= 1"),
     "nodes": (_whole(1), "a whole number >= 1"),
+    "tasks_per_node": (_whole(1), "a whole number >= 1 (default: gpus_per_node, at least 1)"),
     "signal_delay_s": (_whole(0), "a whole number of seconds >= 0"),
     "array_parallelism": (_whole(1), "a whole number >= 1"),
     "max_num_timeout": (_whole(0), "a whole number >= 0"),
@@ -76,15 +77,23 @@ class Task:
     light: bool = False  # needs no GPU (e.g. averaging saved scores): one CPU, a little memory
 
 
+def tasks_per_node(profile: dict) -> int:
+    """Tasks (processes of one torch.distributed run) per node: one per GPU, or the profile's
+    ``tasks_per_node`` (a CPU profile's gloo processes); at least one."""
+    return int(profile.get("tasks_per_node", max(1, int(profile["gpus_per_node"]))))
+
+
 def light_profile(profile: dict) -> dict:
-    """The profile for a light task: same partition and account, no GPU, one CPU."""
-    return dict(profile, gpus_per_node=0, cpus_per_task=1, mem_gb=8, timeout_min=60, nodes=1,
+    """The profile for a light task: same partition and account, no GPU, one task, one CPU."""
+    return dict(profile, gpus_per_node=0, tasks_per_node=1, cpus_per_task=1, mem_gb=8, timeout_min=60, nodes=1,
                 signal_delay_s=min(profile.get("signal_delay_s", DEFAULT_SIGNAL_DELAY_S), 600))
 
 
 class Requeueable(submitit.helpers.Checkpointable):
     """Calls ``fn(*args)``; when Slurm preempts or times out the job, submitit's checkpoint
-    hook resubmits the same call, which resumes from the task's own checkpoints."""
+    hook resubmits the same call, which resumes from the task's own checkpoints. In a job of
+    several tasks every task gets the signal; the first requeues the job (Slurm then stops them
+    all and starts them all again), the others carry on until stopped."""
 
     def __call__(self, fn: Callable, *args: Any) -> Any:
         return fn(*args)
@@ -128,6 +137,10 @@ def load_profile(name_or_path: str) -> Profile:
         if not check(value):
             hint = " (YAML reads yes/no/true/false/on/off as booleans)" if isinstance(value, bool) else ""
             raise ProfileError(f"{where}: {key} = {_show(value)}: expected {expected}{hint}")
+    gpus, tasks = data["gpus_per_node"], data.get("tasks_per_node", 1)
+    if gpus and tasks > gpus:  # mmengine's Slurm launcher gives each task of a node its own GPU
+        raise ProfileError(f"{where}: tasks_per_node = {tasks}: expected at most gpus_per_node ({gpus}): "
+                           "each task uses one GPU")
     # a signal due before the job starts is sent at once: it would checkpoint and requeue forever
     limit_s = data["timeout_min"] * 60
     if data.get("signal_delay_s", DEFAULT_SIGNAL_DELAY_S) >= limit_s:
@@ -147,11 +160,12 @@ def _show(value) -> str:
 
 
 def executor_parameters(profile: dict, name: str) -> dict:
-    """Profile -> submitit AutoExecutor parameters: one task per GPU (at least one task)."""
+    """Profile -> submitit AutoExecutor parameters: one task per GPU, or ``tasks_per_node``."""
     gpus = int(profile["gpus_per_node"])
     params = dict(name=name, slurm_partition=profile["partition"], nodes=int(profile.get("nodes", 1)),
-                  tasks_per_node=max(1, gpus), gpus_per_node=gpus, cpus_per_task=int(profile["cpus_per_task"]),
-                  mem_gb=profile["mem_gb"], timeout_min=int(profile["timeout_min"]),
+                  tasks_per_node=tasks_per_node(profile), gpus_per_node=gpus,
+                  cpus_per_task=int(profile["cpus_per_task"]), mem_gb=profile["mem_gb"],
+                  timeout_min=int(profile["timeout_min"]),
                   slurm_signal_delay_s=int(profile.get("signal_delay_s", DEFAULT_SIGNAL_DELAY_S)))
     for key in ("account", "constraint", "qos", "array_parallelism", "setup"):
         if key in profile:
@@ -166,7 +180,7 @@ def sbatch_preview(task: Task, profile: dict, folder: Path, dependency: Optional
     profile = light_profile(profile) if task.light else profile
     gpus = int(profile["gpus_per_node"])
     kw = dict(job_name=task.name, partition=profile["partition"], time=int(profile["timeout_min"]),
-              nodes=int(profile.get("nodes", 1)), ntasks_per_node=max(1, gpus),
+              nodes=int(profile.get("nodes", 1)), ntasks_per_node=tasks_per_node(profile),
               cpus_per_task=int(profile["cpus_per_task"]), gpus_per_node=gpus or None,
               mem=_convert_mem(profile["mem_gb"]),
               signal_delay_s=int(profile.get("signal_delay_s", DEFAULT_SIGNAL_DELAY_S)),
@@ -212,7 +226,7 @@ def check_partition(profile: dict, light: Iterable[bool] = (False,)) -> None:
             nodes.append((int(fields[1].rstrip("+")), int(fields[2].rstrip("+")), _gpus(fields[3])))
     gres_shown = any(g for _, _, g in nodes)
     for shape in [light_profile(profile) if lt else profile for lt in sorted(set(light))]:
-        tasks, cpt = max(1, shape["gpus_per_node"]), shape["cpus_per_task"]
+        tasks, cpt = tasks_per_node(shape), shape["cpus_per_task"]
         cpus, mem_mb, gpus = tasks * cpt, shape["mem_gb"] * 1024, shape["gpus_per_node"] if gres_shown else 0
         fit = [n for n in nodes if n[0] >= cpus and n[1] >= mem_mb and n[2] >= gpus]
         if not nodes or len(fit) >= shape.get("nodes", 1):
