@@ -83,9 +83,19 @@ def _home_and_data(args, need_data: bool):
 def _complexity(args) -> int:
     from . import complexity_table as ct
 
-    ct.write_tables(args.table, args.rows, args.format, Path(args.out) if args.out else None,
+    out = Path(args.out) if args.out else None
+    if args.table == "transformers":  # latency is one of its columns: always timed, by default 3 + 1 warm-up
+        from . import transformers_table as tt
+
+        tt.write_table(args.format, out, ct.Options(device=args.device, latency=True, throughput=args.throughput,
+                                                    memory=args.memory, iters=args.iters or 3,
+                                                    warmup=1 if args.warmup is None else args.warmup),
+                       args.rows, progress=not args.quiet)
+        return 0
+    ct.write_tables(args.table, args.rows, args.format, out,
                     ct.Options(device=args.device, latency=args.latency, throughput=args.throughput,
-                               memory=args.memory, iters=args.iters, warmup=args.warmup),
+                               memory=args.memory, iters=args.iters or 5,
+                               warmup=2 if args.warmup is None else args.warmup),
                     progress=not args.quiet)
     return 0
 
@@ -130,6 +140,25 @@ def _report(args) -> int:
                   Path(args.complexity), runs=args.runs, classes=args.classes, top=args.top,
                   cfg_options=args.cfg_options)
     return 0
+
+
+def _config(args) -> int:
+    from .inspect_runs import show_config
+    from .runs import bench_home
+
+    show_config(args.table, args.row, bench_home(args.workdir), args.dataset, Path(args.dump) if args.dump else None,
+                args.seed, args.cfg_options, args.model)
+    return 0
+
+
+def _check_data(args) -> int:
+    from .inspect_runs import check_data, exit_code
+
+    home, data_root = _home_and_data(args, need_data=True)
+    bad_list = Path(args.list) if args.list else home / "check-data" / f"table_{args.table.replace('.', '')}.txt"
+    reports = check_data(args.table, home, data_root, args.rows, args.seed, args.cfg_options, args.workers,
+                         bad_list, progress=not args.quiet)
+    return exit_code(reports)
 
 
 def _rollout(args) -> int:
@@ -188,16 +217,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("complexity", help="FLOPs, params, latency and memory of a paper table's rows")
-    c.add_argument("--table", required=True, help="table id (1, 2, 3, 4a-4f, 5, 6, A.1, A.2, A.3) or 'all'")
-    c.add_argument("--rows", nargs="+", help="only these row labels (as the paper prints them)")
+    c.add_argument("--table", required=True, help="table id (1, 2, 3, 4a-4f, 5, 6, A.1, A.2, A.3), 'all', or "
+                                                  "'transformers' (the video transformers measured alike)")
+    c.add_argument("--rows", nargs="+", help="only these row labels (as the paper prints them; transformers: "
+                                             "model names)")
     c.add_argument("--format", choices=["md", "tex", "csv"], default="md")
     c.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     c.add_argument("--out", help="write table_<id>.<format> (+ .csv) here instead of printing")
     c.add_argument("--latency", action="store_true", help="time batch-1 inference per view")
     c.add_argument("--throughput", action="store_true", help="clips/s at the largest batch that fits")
     c.add_argument("--memory", action="store_true", help="peak GPU memory of one training step (cuda)")
-    c.add_argument("--iters", type=_positive_int, default=5, help="timed runs per measurement (median reported)")
-    c.add_argument("--warmup", type=int, default=2)
+    c.add_argument("--iters", type=_positive_int, help="timed runs per measurement (median reported; default 5, "
+                                                        "transformers 3)")
+    c.add_argument("--warmup", type=int, help="untimed runs first (default 2, transformers 1)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_complexity)
 
@@ -229,6 +261,24 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--top", type=_positive_int, default=5, help="Table A.4: classes with the largest gain and loss")
     _cfg_options(rp)
     rp.set_defaults(func=_report)
+
+    cf = sub.add_parser("config", help="the resolved mmengine config of a table row's runs (as print_config.py)")
+    cf.add_argument("--table", required=True, help="paper table id (2, 4b, A.2, ...), 'smoke' or 'demo'")
+    cf.add_argument("--row", required=True, help="a row label, as the paper prints it")
+    cf.add_argument("--dataset", help="only the run on this dataset (e.g. ucf101 for a Table 6 row)")
+    cf.add_argument("--model", help="only the run of this model (e.g. one member of an ensemble row)")
+    cf.add_argument("--dump", help="write the one matching run's config to this .py file (Config.fromfile reads it)")
+    cf.add_argument("--workdir", help="root of run directories (default $VIDTR_BENCH_HOME or ./work)")
+    cf.add_argument("--seed", type=int, default=0)
+    _cfg_options(cf)
+    cf.set_defaults(func=_config)
+
+    cd = sub.add_parser("check-data", help="count and probe every video a table's runs need, before training")
+    _run_options(cd)
+    cd.add_argument("--workers", type=_positive_int, help="processes probing videos (default: all cores)")
+    cd.add_argument("--list", help="write the bad videos here (default <workdir>/check-data/table_<id>.txt)")
+    cd.add_argument("--quiet", action="store_true", help="no progress bar")
+    cd.set_defaults(func=_check_data)
 
     ro = sub.add_parser("rollout", help="attention rollout of a VidTr on a video (PNG grid and GIF)")
     ro.add_argument("video")
@@ -278,6 +328,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     warnings.filterwarnings("ignore", module=THIRD_PARTY)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    # setuptools' notice, raised while mmengine imports pkg_resources (attributed to importlib)
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     import vidtr  # noqa: F401  (mmaction2 shim + VidTr registration)
 
     args = build_parser().parse_args(argv)
@@ -285,7 +337,7 @@ def main(argv=None) -> int:
     try:
         _check(args)
         return args.func(args)
-    except (KeyError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
+    except (KeyError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
         if args.debug:
             raise
         message = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)

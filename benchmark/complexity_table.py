@@ -184,7 +184,10 @@ def render(df: pd.DataFrame, fmt: str, title: str, env: str) -> str:
         lines = [f"# {title}", "", f"_{env}_", "", shown.to_markdown(index=False, disable_numparse=True), ""]
         lines.append("GFLOPs per view; one multiply-add = one FLOP. 'paper conv.' counts only the MLP linear "
                      "layers and the patch stem over patch tokens, which is what the paper's VidTr figures match; "
-                     "'diff %' compares it (or the fvcore count for non-VidTr rows) with the paper.")
+                     "'diff %' compares it (or the fvcore count for non-VidTr rows) with the paper. The paper's "
+                     "counter sees only nn.Linear / nn.Conv modules: the released VidTr's attention projections "
+                     "are a raw parameter and a custom linear, so they are left out, while timm's T2T-ViT has "
+                     "them as nn.Linear, so the paper's T2T figure counts them (the T2T row's note).")
         if len(off):
             lines += ["", f"Rows more than {OFF_BY_PCT:g}% off the paper:", ""]
             lines += [f"- {r.row} (table {r.table}): {r.diff_pct:+.1f}%" for r in off.itertuples()]
@@ -193,7 +196,9 @@ def render(df: pd.DataFrame, fmt: str, title: str, env: str) -> str:
             lines += ["", f"Operators fvcore did not count (element-wise and shape ops): {ops}"]
         return "\n".join(lines) + "\n"
     if fmt == "tex":
-        body = shown.drop(columns=["note"]).to_latex(index=False, escape=True)
+        from .report import latex_tabular
+
+        body = latex_tabular(shown.drop(columns=["note"]))
         return f"% {title}\n% {env}\n% needs \\usepackage{{booktabs}}\n" + body
     raise ValueError(f"unknown format {fmt!r}; valid: csv, md, tex")
 

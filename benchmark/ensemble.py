@@ -1,22 +1,23 @@
 """Ensembles (Table 2 En-VidTr, A.2, A.3): average the saved per-video softmax scores of
-finished runs and record the result like any run."""
+finished runs and record the result like any run, scored by the same function as its members
+(:func:`benchmark.metrics.metrics_from_scores`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from .metrics import metrics_from_scores
+from . import metrics
 from .records import SCORES, Record, definition_hash, make_record, read_record, write_record
 from .runs import RunSpec, run_dir
 
 
 def load_scores(record: dict) -> dict:
+    """A record's scores file as arrays (scores, labels, videos)."""
     path = Path(record["scores_file"])
     if not path.exists():
         raise FileNotFoundError(f"run {record['run_id']}: scores file {path} is missing")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+    return metrics.load_scores(path)
 
 
 def average_scores(members: list[dict]) -> dict:
@@ -40,10 +41,11 @@ def ensemble_record(spec: RunSpec, home: Path) -> Record:
             raise FileNotFoundError(f"ensemble {spec.run_id}: member run {run_id} has not finished")
         records.append(rec)
     avg = average_scores([load_scores(r) for r in records])
-    np.savez_compressed(run_dir(home, spec) / SCORES, **avg)
+    scores_file = run_dir(home, spec) / SCORES
+    np.savez_compressed(scores_file, **avg)
     record = make_record(
         spec, home, model=" + ".join(r["model"] for r in records), device="(scores only)",
-        metrics=metrics_from_scores(avg["scores"], avg["labels"], multi_label=avg["labels"].ndim == 2),
+        metrics=metrics.scores_file_metrics(scores_file),  # from the file, as a single run's
         num_test_videos=int(len(avg["labels"])), config_hash="+".join(r["config_hash"] for r in records),
         definition_hash=definition_hash(spec), wall_time_s=0.0,
         members={r["run_id"]: r["metrics"] for r in records})

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import REPO
 from .datasets import check_annotations, head_num_classes
+from .metrics import scores_file_metrics
 from .records import SCORES, Record, atomic_write, definition_hash, make_record, read_record, run_lock, write_record
 from .runs import CHECKPOINT_OF, DATA_ROOT, RunSpec, check_override_keys, run_dir
 
@@ -45,13 +46,15 @@ def _resolve(value, spec: RunSpec, home: Path):
     return value
 
 
-def build_config(spec: RunSpec, home: Path):
-    """The run's mmengine config: its file, the spec's overrides, the run's work dir and seed."""
+def build_config(spec: RunSpec, home: Path, resolve: bool = True):
+    """The run's mmengine config: its file, the spec's overrides, the run's work dir and seed.
+    ``resolve=False`` (``vidtr-bench config``) leaves ``{data_root}`` and ``checkpoint-of:`` as written."""
     from mmengine.config import Config
 
     cfg = Config.fromfile(str(REPO / spec.config))
     check_override_keys(cfg, spec.overrides, f"run {spec.run_id}: override", spec.config)
-    cfg.merge_from_dict({k: _resolve(v, spec, home) for k, v in spec.overrides.items()}, allow_list_keys=True)
+    cfg.merge_from_dict({k: _resolve(v, spec, home) if resolve else v for k, v in spec.overrides.items()},
+                        allow_list_keys=True)
     wd = run_dir(home, spec)
     cfg.work_dir = str(wd)
     # every run's checkpoints load with torch's weights-only unpickler (baselines' zoo configs too)
@@ -162,14 +165,13 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
               + (f", resumed from {resumed_from}" if resumed_from else ""), flush=True)
     if cfg.get("train_cfg"):
         runner.train()
-    metrics = runner.test()
+    runner.test()  # its evaluator's numbers go to the log; the record's come from the scores file
     if runner.rank != 0:
         return {}
     multi = bool(cfg.test_dataloader.dataset.get("multi_class", False))
     _save_scores(wd, runner.test_dataloader.dataset, multi)
-    named = {"acc/top1": "top1", "acc/top5": "top5", "acc/mean1": "mean_class", "acc/mean_average_precision": "map"}
     record = make_record(
-        spec, home, metrics={named.get(k, k): float(v) * 100 for k, v in metrics.items() if k in named},
+        spec, home, metrics=scores_file_metrics(wd / SCORES),  # as an ensemble's: one way to score
         num_test_videos=len(runner.test_dataloader.dataset),
         config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], definition_hash=defined_by,
         wall_time_s=time.time() - t0,

@@ -82,8 +82,12 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
     if not todo:
         out(f"table {table}: every run has a record or is running; nothing to launch (--force reruns)")
         return {}
-    tasks = [_task(s, home, [by_id[d] for d in s.depends_on if d in in_flight]) for s in todo]
-    done |= set(in_flight)  # their dependents are not held back here: they wait for them (_task)
+    # what depends on a run another launch has in flight waits for it: on Slurm, as a job
+    # dependency on that run's job; otherwise inside its own job (execute_after)
+    queued = {r["run_id"]: r["job_id"] for r in states if r["run_id"] in in_flight and executor == "slurm"
+              and r["executor"] == "slurm" and r["job_id"] and r["state"] != "unknown"}
+    tasks = [_task(s, home, [by_id[d] for d in s.depends_on if d in in_flight and d not in queued]) for s in todo]
+    done |= set(in_flight) - set(queued)
     folder = home / table / "submitit"
     if dry_run:
         for t in tasks:
@@ -93,7 +97,7 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
                 out(sl.sbatch_preview(t, profile, folder, f"afterok:<jobs of {','.join(deps)}>" if deps else None))
         return {}
     if executor == "slurm":
-        jobs = sl.submit_slurm(tasks, folder, profile, done)
+        jobs = sl.submit_slurm(tasks, folder, profile, done, queued)
         for run_id, job in jobs.items():
             _note(home, table, run_id, out, executor="slurm", job_id=job.job_id, state="submitted",
                   stdout=str(job.paths.stdout), stderr=str(job.paths.stderr))

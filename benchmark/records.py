@@ -331,7 +331,8 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
     for s in specs:
         entry = manifest.get(s.run_id, {})
         row = dict(run_id=s.run_id, row=s.row, model=s.model or "ensemble", dataset=s.dataset, state="not launched",
-                   job_id=entry.get("job_id", ""), log=entry.get("stderr", ""), error="", metrics="")
+                   job_id=entry.get("job_id", ""), executor=entry.get("executor", ""), log=entry.get("stderr", ""),
+                   error="", metrics="")
         rec = read_record(home, s)
         if rec is not None:
             row.update(state="done", metrics=" ".join(f"{k}={v:.1f}" for k, v in rec["metrics"].items()))

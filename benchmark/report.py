@@ -28,6 +28,8 @@ class Cell:
     paper: Optional[float] = None
     uncertain: bool = False
     state: str = ""  # "running", "pending", "failed", ... when there is no value yet
+    test_videos: Optional[int] = None  # of the run behind a run metric: videos it was tested on
+    total_batch: Optional[int] = None  # and its total batch size (all GPUs), when its record has it
 
     @property
     def diff(self) -> Optional[float]:
@@ -73,6 +75,7 @@ def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir:
                     r = records.get(spec.run_id)
                     if r is not None:
                         cell.ours = r["metrics"].get(key)
+                        cell.test_videos, cell.total_batch = r.get("num_test_videos"), r.get("total_batch")
                         flag = ", STALE: its config changed since" if states.get(spec.run_id) == "done (stale)" else ""
                         provenance.append(f"{spec.run_id} (config {r['config_hash']}, code {r['code_version']}{flag})")
                         for i, mm in enumerate((r.get("members") or {}).values(), 1):
@@ -93,7 +96,7 @@ def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir:
         rec["note"] = row.note
         out.append(rec)
     df = pd.DataFrame(out)
-    df.attrs.update(table=table_id, metrics=table.metrics, title=table.title, extra=[])
+    df.attrs.update(table=table_id, metrics=table.metrics, title=table.title, extra=[], note=table.note)
     return df
 
 
@@ -112,10 +115,24 @@ def _digits(metric: str, v: Optional[float]) -> int:
     return (3 if metric == "gflops" else 2) if small else 1
 
 
+def _run_groups(metrics) -> dict:
+    """Run metric -> the prefix of its run's columns (test videos, total batch), given on the last
+    metric each run measures: '' where one run measures the table's accuracies, else the
+    dataset's name (Table 6: 'Charades ', 'SSv2 ', ...)."""
+    groups = {m: RUN_METRICS.get(m, (None, m))[0] for m in metrics if m in RUN_METRICS or m == "mean_class"}
+    several = len(set(groups.values())) > 1
+    last = {g: m for m, g in groups.items()}  # dicts keep order: the group's last metric wins
+    return {m: (METRICS.get(m, m).split()[0] + " " if several else "") for g, m in last.items()}
+
+
 def display(df: pd.DataFrame) -> pd.DataFrame:
-    """Cells -> three columns per metric: ours, paper, difference (dash when missing); then the
-    ensemble members' metrics and any extra columns a table adds (``df.attrs['extra']``)."""
+    """Cells -> three columns per metric: ours, paper, difference (dash when missing); after a
+    run's accuracies, the number of videos it was tested on and its total batch size (a reason a
+    number may differ from the paper's); then the ensemble members' metrics and any extra
+    columns a table adds (``df.attrs['extra']``)."""
     out = pd.DataFrame({"model": df["model"], "input": df["input"]})
+    groups = _run_groups(df.attrs["metrics"])
+    group_cells: dict = {}
     for metric in df.attrs["metrics"]:
         name = METRICS.get(metric, metric)
         cells = df[metric]
@@ -124,9 +141,25 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
         if any(c.paper is not None for c in cells):
             out[f"{name} (paper)"] = [number(c.paper) + ("?" if c.uncertain else "") for c in cells]
             out[f"{name} diff"] = [number(c.diff, sign=True) for c in cells]
+        if metric in RUN_METRICS or metric == "mean_class":  # the run's columns after its last metric
+            group = RUN_METRICS.get(metric, (None, metric))[0]
+            group_cells[group] = [c if c.test_videos is not None else prev
+                                  for c, prev in zip(cells, group_cells.get(group, [Cell()] * len(cells)))]
+            if metric in groups:
+                run = group_cells[group]
+                out[f"{groups[metric]}test videos"] = [number(c.test_videos, 0) for c in run]
+                out[f"{groups[metric]}total batch"] = [number(c.total_batch, 0) for c in run]
     for col in [c for c in df.columns if c.startswith("member ")] + list(df.attrs.get("extra", [])):
         out[col] = [v if isinstance(v, str) else number(v) for v in df[col]]
     return out
+
+
+def latex_tabular(shown: pd.DataFrame, **kwargs) -> str:
+    """A booktabs tabular of a display frame, cells escaped. A row whose first cell starts with '['
+    (Table 4e's "[0,2]") gets a leading ``{}``: after ``\\\\`` or ``\\midrule`` LaTeX would read it as
+    an optional argument and stop ("Illegal unit of measure")."""
+    body = shown.to_latex(index=False, escape=True, **kwargs)
+    return "".join("{}" + ln if ln.startswith("[") else ln for ln in body.splitlines(keepends=True))
 
 
 def render(df: pd.DataFrame, fmt: str) -> str:
@@ -138,14 +171,20 @@ def render(df: pd.DataFrame, fmt: str) -> str:
         lines = [f"## {title}", "", shown.to_markdown(index=False, disable_numparse=True), "",
                  "Ours / paper / difference per metric; '-' is a run or value that does not exist yet, "
                  "'?' a paper cell the OCR leaves uncertain. GFLOPs: the paper's counting convention for "
-                 "VidTr rows, fvcore otherwise (see results/complexity/)."]
+                 "VidTr rows, fvcore otherwise (see results/complexity/). 'test videos' and 'total batch' "
+                 "(over all GPUs) are the run's: fewer test videos than the paper had, or another batch size, "
+                 "is a reason a number may differ from the paper's."]
+        if df.attrs.get("note"):
+            lines += ["", df.attrs["note"]]
         if notes:
             lines += ["", "Notes:", ""] + notes
         lines += ["", "Runs behind the cells:", ""] + (prov or ["- none yet"])
         return "\n".join(lines) + "\n"
     if fmt == "tex":
-        body = shown.to_latex(index=False, escape=True, column_format="l" * len(shown.columns))
+        body = latex_tabular(shown, column_format="l" * len(shown.columns))
         comment = "\n".join(f"% {p[2:]}" for p in prov) or "% runs behind the cells: none yet"
+        if df.attrs.get("note"):
+            comment += f"\n% {df.attrs['note']}"
         return f"% {title}\n% needs \\usepackage{{booktabs}}\n{comment}\n{body}"
     raise ValueError(f"unknown format {fmt!r}; valid: md, tex")
 

@@ -256,14 +256,17 @@ def _executor(kind: str, folder: Path, profile: Optional[dict], name: str) -> su
     return ex
 
 
-def submit_slurm(tasks: list[Task], folder: Path, profile: dict, done: set) -> dict[str, submitit.Job]:
+def submit_slurm(tasks: list[Task], folder: Path, profile: dict, done: set,
+                 queued: Optional[dict] = None) -> dict[str, submitit.Job]:
     """Submit to Slurm: tasks whose dependencies are met go out together as one job array;
-    the others follow with ``--dependency=afterok`` on the jobs they wait for."""
+    the others follow with ``--dependency=afterok`` on the jobs they wait for, those submitted
+    here or ``queued`` ones (task id -> Slurm job id, submitted by an earlier launch)."""
     jobs: dict[str, submitit.Job] = {}
+    queued = dict(queued or {})
     pending = [t for t in tasks if t.id not in done]
     check_partition(profile, {t.light for t in pending})
     while pending:
-        ready = [t for t in pending if all(d in done or d in jobs for d in t.depends_on)]
+        ready = [t for t in pending if all(d in done or d in jobs or d in queued for d in t.depends_on)]
         if not ready:
             raise ValueError(f"unmet or circular dependencies: {[(t.id, t.depends_on) for t in pending]}")
         free = [t for t in ready if all(d in done for d in t.depends_on)]
@@ -277,7 +280,7 @@ def submit_slurm(tasks: list[Task], folder: Path, profile: dict, done: set) -> d
         for t in ready:
             if t in free:
                 continue
-            waits = ":".join(jobs[d].job_id for d in t.depends_on if d in jobs)
+            waits = ":".join(jobs[d].job_id if d in jobs else queued[d] for d in t.depends_on if d not in done)
             ex = _executor("slurm", folder, light_profile(profile) if t.light else profile, t.name)
             # kill-on-invalid-dep: if a run it waits for fails, Slurm drops this job instead of
             # leaving it pending forever

@@ -234,3 +234,34 @@ def test_two_launches_of_one_run_never_train_it_twice(tmp_path, smoke, monkeypat
     assert results["first"]["run_id"] == spec.run_id
     assert len((run_dir(tmp_path, spec) / "attempts.log").read_text().splitlines()) == 1
     assert json.loads((run_dir(tmp_path, spec) / "run_spec.json").read_text())["row"] == spec.row
+
+
+def test_on_slurm_a_dependent_of_a_run_queued_by_another_launch_waits_for_that_job(tmp_path, monkeypatch):
+    import contextlib
+    from types import SimpleNamespace
+
+    from slurm import launcher as sl
+
+    submitted = []
+
+    class Executor:  # what submit_slurm asks of submitit's executor, recorded
+        def __init__(self):
+            self.params = {}
+
+        def update_parameters(self, **kw):
+            self.params.update(kw)
+
+        def batch(self):
+            return contextlib.nullcontext()
+
+        def submit(self, *args):
+            submitted.append(self.params)
+            return SimpleNamespace(job_id=str(100 + len(submitted)))
+
+    monkeypatch.setattr(sl, "_executor", lambda *a, **k: Executor())
+    monkeypatch.setattr(sl, "check_partition", lambda *a, **k: None)
+    ensemble = sl.Task("ens", "ens", print, (), depends_on=("m1", "m2"), light=True)
+    jobs = sl.submit_slurm([ensemble], tmp_path, {"partition": "p"}, done={"m2"}, queued={"m1": "4242"})
+    assert jobs["ens"].job_id == "101"
+    assert submitted[0]["slurm_additional_parameters"] == {"dependency": "afterok:4242", "kill-on-invalid-dep": "yes"}
+

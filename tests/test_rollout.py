@@ -49,6 +49,9 @@ def test_rollout_of_a_joint_model_reads_the_class_row():
 def test_rollout_refuses_models_it_does_not_cover():
     with pytest.raises(ValueError, match="rollout supports"):
         attention_rollout(vidtr.build_backbone("cvidtr_s_8x8", **tiny("cvidtr_s_8x8")), torch.randn(1, 3, 8, 32, 32))
+    paper = vidtr.build_backbone("cvidtr_s_8x8", **tiny("cvidtr_s_8x8", fidelity="paper"))  # a grid, but pooled
+    with pytest.raises(ValueError, match="not temporal pooling \\(pool='std_topk'\\)"):
+        attention_rollout(paper, torch.randn(1, 3, 8, 32, 32))
 
 
 def test_top_fraction_keeps_the_top_30_percent():

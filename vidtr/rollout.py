@@ -28,8 +28,10 @@ def attention_rollout(backbone, clip: Tensor, layers: Iterable[int] = (4, 8, 12)
     1-based layer in ``layers``, ``spatial`` (T', h, w) and ``spatio_temporal`` (T', h, w)
     masks in [0, 1] and the ``temporal`` frame weights (T',)."""
     spec = backbone.spec
-    if spec.layout not in ("grid", "single") or (spec.layout == "single" and spec.pool is not None):
-        raise ValueError("rollout supports separable VidTr (temporal_spatial / spatial_temporal) and joint models")
+    if spec.layout not in ("grid", "single") or spec.pool is not None:
+        # pooled models' temporal maps are rectangular (kept rows x all frames): no rollout composes them
+        raise ValueError("rollout supports separable VidTr (temporal_spatial / spatial_temporal) and joint models, "
+                         f"not temporal pooling (pool={spec.pool!r})")
     layers = sorted(set(layers))
     if layers[0] < 1 or layers[-1] > spec.depth:
         raise ValueError(f"layers must be in 1..{spec.depth}, got {layers}")
