@@ -457,9 +457,11 @@ class Block(nn.Module):
 
 _VIT_B16 = dict(embed_dims=768, depth=12, num_heads=12, mlp_ratio=4.0, patch_size=16)
 _VIT_L16 = dict(embed_dims=1024, depth=24, num_heads=16, mlp_ratio=4.0, patch_size=16)
-# T2T-ViT-14 sized: width 384, 14 layers, 6 heads, MLP ratio 3. Simplified: a plain
-# 16x16 patch stem replaces T2T's tokens-to-token module (soft split + small
-# transformers), so FLOPs are lower than the paper's T2T row and T2T weights do not load.
+# T2T-ViT-14 sized: width 384, 14 layers, 6 heads, MLP ratio 3. Simplified: a plain 16x16
+# patch stem replaces T2T's tokens-to-token module (soft split + small transformers; about
+# 2 GFLOPs for 8 frames), so T2T weights do not load. The paper's T2T row counts more than our
+# MLP + stem convention mainly because timm's T2T has its attention projections as nn.Linear,
+# which the paper's module counter saw (see the Table 4c note).
 _T2T_14 = dict(embed_dims=384, depth=14, num_heads=6, mlp_ratio=3.0, patch_size=16)
 _S = dict(_VIT_B16, num_frames=8)  # VidTr-S, which Tables 4a-4c vary
 _CS = dict(_S, pool="std_topk")  # std-topK C-VidTr-S, which Tables 4d-4f vary
