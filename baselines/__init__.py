@@ -6,6 +6,7 @@ zoo lacks (depth 101, X3D sizes) or what would download weights. No model code h
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -33,6 +34,11 @@ BASELINES = {b.name: b for b in [
     Baseline("slowfast_r101_16x8", config="slowfast_r101_8x8", clip_len=64),  # slow pathway 16 frames
     Baseline("tpn_r50"), Baseline("tpn_r101"), Baseline("x3d_m"), Baseline("x3d_l"), Baseline("x3d_xl"),
     Baseline("csn_ip152"), Baseline("csn_ir152"), Baseline("tsm_r50"), Baseline("timesformer_divst"),
+    # the video transformers after VidTr (benchmark/transformers_table.py)
+    Baseline("timesformer_jointst"), Baseline("timesformer_spaceonly"), Baseline("mvit_s_16x4"),
+    Baseline("mvit_b_32x3"), Baseline("videomae_b_16x4"), Baseline("videomae_l_16x4"), Baseline("videomaev2_s_16x4"),
+    Baseline("videomaev2_b_16x4"), Baseline("uniformer_s_16x4"), Baseline("uniformer_b_16x4"),
+    Baseline("uniformerv2_b16_u8"), Baseline("swin_t_32x2"), Baseline("swin_s_32x2"), Baseline("swin_b_32x2"),
 ]}
 
 
@@ -44,6 +50,26 @@ def get_baseline(name: str) -> Baseline:
     if name not in BASELINES:
         raise KeyError(f"unknown baseline {name!r}; valid names: {', '.join(list_baselines())}")
     return BASELINES[name]
+
+
+def zoo_config(name: str) -> str:
+    """The mmaction2 zoo config a baseline inherits (through local configs), as
+    ``recognition/<family>/<config>.py`` under the wheel's config directory."""
+    path = get_baseline(name).config_path
+    while True:
+        match = re.search(r"^_base_\s*=\s*['\"]([^'\"]+)['\"]", path.read_text(), re.MULTILINE)
+        if match is None:
+            raise ValueError(f"{path} inherits no mmaction2 zoo config")
+        if match.group(1).startswith("mmaction::"):
+            return match.group(1).split("::", 1)[1]
+        path = path.parent / match.group(1)
+
+
+def wheel_config_dir() -> Path:
+    """The zoo configs (and their ``metafile.yml``) shipped inside the installed mmaction2 wheel."""
+    import mmaction
+
+    return Path(mmaction.__file__).parent / ".mim" / "configs"
 
 
 def baseline_cfg(name: str, num_classes: int = 400) -> dict:

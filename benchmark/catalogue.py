@@ -23,6 +23,9 @@ class Model:
     crop: int  # spatial size of the test views
     views: int  # temporal clips x crops of the test protocol
     input_format: str  # mmaction2's FormatShape: 'NCTHW' (clips) or 'NCHW' (frames, 2D models)
+    clips: int = 1  # temporal clips of the test protocol (views = clips x crops for clip models)
+    crops: int = 1  # spatial crops of the test protocol
+    sampling: str = "SampleFrames"  # the test pipeline's sampler: 'SampleFrames' or 'UniformSample'
 
     @property
     def is_vidtr(self) -> bool:
@@ -86,7 +89,7 @@ def get(name: str) -> Model:
     else:
         frames, views = frames or sample["clip_len"], clips * crops
     return Model(name, family, Path(path), frames, sample.get("frame_interval", 1), crop.get("crop_size", 224),
-                 views, fmt)
+                 views, fmt, clips, crops, sample["type"])
 
 
 def build(name: str, num_classes: int = 400):

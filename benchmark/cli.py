@@ -84,12 +84,12 @@ def _complexity(args) -> int:
     from . import complexity_table as ct
 
     out = Path(args.out) if args.out else None
-    if args.table == "transformers":  # latency is one of its columns: always timed, by default 3 + 1 warm-up
+    if args.table == "transformers":  # latency is a column: always timed (the counting passes warm up)
         from . import transformers_table as tt
 
         tt.write_table(args.format, out, ct.Options(device=args.device, latency=True, throughput=args.throughput,
-                                                    memory=args.memory, iters=args.iters or 3,
-                                                    warmup=1 if args.warmup is None else args.warmup),
+                                                    memory=args.memory, iters=args.iters or 2,
+                                                    warmup=0 if args.warmup is None else args.warmup),
                        args.rows, progress=not args.quiet)
         return 0
     ct.write_tables(args.table, args.rows, args.format, out,
@@ -228,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--throughput", action="store_true", help="clips/s at the largest batch that fits")
     c.add_argument("--memory", action="store_true", help="peak GPU memory of one training step (cuda)")
     c.add_argument("--iters", type=_positive_int, help="timed runs per measurement (median reported; default 5, "
-                                                        "transformers 3)")
-    c.add_argument("--warmup", type=int, help="untimed runs first (default 2, transformers 1)")
+                                                        "transformers 2)")
+    c.add_argument("--warmup", type=int, help="untimed runs first (default 2, transformers 0)")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=_complexity)
 

@@ -23,7 +23,8 @@ def test_baseline_inherits_a_zoo_config_and_runs(name):
     pretrained = [v for k, v in cfg.model.backbone.items() if "pretrained" in k and isinstance(v, str)]
     assert pretrained == [], f"{name} would download {pretrained}"
     model = baselines.build_baseline(name, num_classes=7).eval()
-    res = 224 if name == "timesformer_divst" else 64  # TimeSformer's position table is for 224
+    # TimeSformer's and UniFormerV2's position tables are for 224
+    res = 224 if name.startswith(("timesformer", "uniformerv2")) else 64
     with torch.no_grad():
         scores = cx.ScoresOf(model)(catalogue.get(name).view(res=res))
     assert scores.shape == (1, 7) and torch.isfinite(scores).all()

@@ -1,0 +1,2 @@
+# VideoMAE V2 ViT-S/16 16x4 (distilled from ViT-g), mmaction2's zoo config.
+_base_ = 'mmaction::recognition/videomaev2/vit-small-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400.py'
