@@ -297,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--executor", choices=["local", "slurm", "debug"], default="local")
     de.add_argument("--cluster", help="Slurm cluster profile (with --executor slurm)")
     de.add_argument("--epochs", type=_positive_int, help="training epochs per model (default: the demo config's)")
-    de.add_argument("--clips", type=_positive_int, default=20, help="windows cut from each source clip")
+    de.add_argument("--clips", type=_positive_int, default=20,
+                    help="rendered training clips per class per source group (each also written reversed)")
     de.add_argument("--seed", type=int, default=0)
     de.add_argument("--quiet", action="store_true")
     de.set_defaults(func=_demo)
