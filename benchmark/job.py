@@ -19,7 +19,7 @@ from . import REPO
 from .datasets import check_annotations, head_num_classes
 from .metrics import scores_file_metrics
 from .records import SCORES, Record, atomic_write, definition_hash, make_record, read_record, run_lock, write_record
-from .runs import CHECKPOINT_OF, DATA_ROOT, RunSpec, check_override_keys, run_dir
+from .runs import CHECKPOINT_OF, DATA_ROOT, RunSpec, check_override_keys, run_dir, total_batch
 
 
 def _resolve(value, spec: RunSpec, home: Path):
@@ -178,7 +178,8 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
         bad_videos={s: sum(1 for _ in open(p)) for s in ("train", "val", "test")
                     if (p := wd / f"bad_videos_{s}.txt").exists()},
         checkpoint=_final_checkpoint(wd), resumed_from=resumed_from,
-        attempts=sum(1 for _ in open(wd / "attempts.log")), world_size=runner.world_size)
+        attempts=sum(1 for _ in open(wd / "attempts.log")), world_size=runner.world_size,
+        total_batch=total_batch(cfg, runner.world_size))
     return write_record(home, record)
 
 

@@ -97,7 +97,9 @@ def with_cfg_options(specs: list[RunSpec], options: dict) -> list[RunSpec]:
     out = []
     for s in specs:  # in launch order: what a run depends on comes before it
         overrides = {k: rename(v) for k, v in s.overrides.items()}
-        new = replace(s, overrides={**overrides, **options} if s.config else overrides,
+        # options that switch the fidelity switch the training sampler with it
+        merged = fidelity_samplers(s.config, s.dataset, {**overrides, **options}) if s.config else overrides
+        new = replace(s, overrides=merged,
                       depends_on=tuple(renamed.get(d, d) for d in s.depends_on),
                       members=tuple(renamed.get(m, m) for m in s.members))
         renamed[s.run_id] = new.run_id

@@ -1,5 +1,6 @@
 """Runs: table rows -> run specs with stable ids and dependencies; local launches; records."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -286,3 +287,42 @@ def test_a_fine_tune_whose_kinetics_run_left_no_checkpoint_is_refused_by_name(tm
     record = dict(run_id=k400.run_id, metrics={}, checkpoint=str(ckpt))
     (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(record))
     assert _resolve(k700.overrides["load_from"], k700, tmp_path) == str(ckpt)
+
+
+def test_cfg_options_are_part_of_each_run_and_dependents_follow(tmp_path):
+    base = table_runs("5", "", rows=["VidTr-S"])
+    tuned = table_runs("5", "", rows=["VidTr-S"], cfg_options={"train_dataloader.batch_size": 6})
+    again = table_runs("5", "", rows=["VidTr-S"], cfg_options={"train_dataloader.batch_size": 6})
+    assert [s.run_id for s in tuned] == [s.run_id for s in again]  # the same options: the same runs
+    assert not {s.run_id for s in tuned} & {s.run_id for s in base}  # other options: new runs, never a reuse
+    k400, k700 = tuned
+    assert all(s.overrides["train_dataloader.batch_size"] == 6 for s in tuned)
+    assert k700.depends_on == (k400.run_id,) and k700.overrides["load_from"] == f"{CHECKPOINT_OF}{k400.run_id}"
+    ens = table_runs("smoke", "", cfg_options={"train_cfg.max_epochs": 1})
+    assert ens[2].members == (ens[0].run_id, ens[1].run_id) and "train_cfg.max_epochs" not in ens[2].overrides
+    with pytest.raises(SystemExit, match="--cfg-options 'trian_cfg.max_epochs' names no top-level key of "
+                                         "benchmark/configs/smoke.py"):
+        main(["launch", "--table", "smoke", "--workdir", str(tmp_path), "--dry-run",
+              "--cfg-options", "trian_cfg.max_epochs=3"])
+
+
+def test_launch_wait_follows_runs_until_they_end_and_fails_if_one_did(tmp_path, monkeypatch):
+    from benchmark import launch as launch_module
+    from benchmark.records import update_manifest
+
+    specs = table_runs("smoke", "")[:2]
+    for s in specs:
+        update_manifest(tmp_path, "smoke", s.run_id, executor="local", state="running", job_id=str(os.getpid()))
+    looks = []
+
+    def sleep(seconds):  # between looks: the first run finishes, the second fails
+        looks.append(seconds)
+        (tmp_path / "runs" / specs[0].run_id).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "runs" / specs[0].run_id / RECORD).write_text(
+            json.dumps({"run_id": specs[0].run_id, "metrics": {"top1": 50.0}}))
+        update_manifest(tmp_path, "smoke", specs[1].run_id, state="failed", error="ValueError: boom")
+
+    monkeypatch.setattr(launch_module.time, "sleep", sleep)
+    lines = []
+    assert launch_module.wait("smoke", specs, tmp_path, poll_s=7, progress=False, out=lines.append) is False
+    assert looks == [7] and lines == [f"{specs[1].run_id}: failed: ValueError: boom"]
