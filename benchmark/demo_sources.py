@@ -126,16 +126,9 @@ def load_video(path: str | pathlib.Path) -> np.ndarray:
     """(F, H, W, 3) uint8 RGB: every frame OpenCV decodes, at the canvas size."""
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    try:
-        while True:
-            ok, fr = cap.read()
-            if not ok or fr is None:
-                break
-            frames.append(_canvas(fr))
-    finally:
-        cap.release()
+    from .video_io import decoded_frames
+
+    frames = [_canvas(fr) for fr in decoded_frames(cv2.VideoCapture(str(path)))]
     if not frames:
         raise NoSourceClipsError(f"demo_sources: OpenCV decodes no frame of {path}")
     return np.stack(frames)

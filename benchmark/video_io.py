@@ -33,6 +33,19 @@ def _square(frame: np.ndarray, size: int, crop_first: bool) -> np.ndarray:
     return frame[y : y + size, x : x + size]
 
 
+def decoded_frames(cap):
+    """Every frame an opened ``cv2.VideoCapture`` decodes (OpenCV's BGR, as decoded), until the
+    first it cannot; releases the capture at the end."""
+    try:
+        while True:
+            ok, fr = cap.read()
+            if not ok or fr is None:
+                return
+            yield fr
+    finally:
+        cap.release()
+
+
 def read_video(path: str | os.PathLike, size: int, crop_first: bool = True) -> tuple[np.ndarray, dict]:
     """Every frame OpenCV can decode, as a centred ``size`` x ``size`` square (see :func:`_square`).
 
@@ -49,17 +62,11 @@ def read_video(path: str | os.PathLike, size: int, crop_first: bool = True) -> t
         fps=round(float(cap.get(cv2.CAP_PROP_FPS) or 0.0), 3),
     )
     frames = []
-    try:
-        while True:
-            ok, fr = cap.read()
-            if not ok or fr is None:
-                break
-            if not frames:
-                info["height"], info["width"] = int(fr.shape[0]), int(fr.shape[1])
-            to_rgb = cv2.COLOR_GRAY2RGB if fr.ndim == 2 else cv2.COLOR_BGR2RGB
-            frames.append(cv2.cvtColor(_square(fr, size, crop_first), to_rgb))
-    finally:
-        cap.release()
+    for fr in decoded_frames(cap):
+        if not frames:
+            info["height"], info["width"] = int(fr.shape[0]), int(fr.shape[1])
+        to_rgb = cv2.COLOR_GRAY2RGB if fr.ndim == 2 else cv2.COLOR_BGR2RGB
+        frames.append(cv2.cvtColor(_square(fr, size, crop_first), to_rgb))
     info["decoded_frames"] = len(frames)
     arr = np.stack(frames) if frames else np.zeros((0, size, size, 3), np.uint8)
     return arr, info
