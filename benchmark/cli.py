@@ -207,7 +207,14 @@ def _run_options(p):
 def _cfg_options(p):
     from mmengine.config import DictAction
 
-    p.add_argument("--cfg-options", nargs="+", action=DictAction, default={}, metavar="KEY=VALUE",
+    class CfgOptions(DictAction):  # mmengine's parser, but a malformed item is an argparse error, not a traceback
+        def __call__(self, parser, namespace, values, option_string=None):
+            bad = [v for v in values if "=" not in v]
+            if bad:
+                parser.error(f"{option_string}: expected KEY=VALUE items, got {bad}")
+            super().__call__(parser, namespace, values, option_string)
+
+    p.add_argument("--cfg-options", nargs="+", action=CfgOptions, default={}, metavar="KEY=VALUE",
                    help="mmengine config overrides for every selected run, as mmaction2's tools take them "
                         "(e.g. train_dataloader.batch_size=6); they are part of each run's definition")
 

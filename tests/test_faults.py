@@ -178,6 +178,7 @@ def test_failure_reasons_name_the_exception_or_the_signal_never_a_warning_line()
     (["speed", "--batch", "abc"], "--batch: expected a whole number, got 'abc'"),
     (["speed", "--iters", "0"], "--iters: expected a number of at least 1, got 0"),
     (["rollout", "v.mp4", "--model", "vidtr_s_8x8", "--out", "o", "--fraction", "2"], "expected a number in (0, 1]"),
+    (["launch", "--table", "smoke", "--cfg-options", "foo"], "--cfg-options: expected KEY=VALUE items, got ['foo']"),
 ])
 def test_bad_numbers_on_the_command_line_name_the_option(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
