@@ -147,7 +147,8 @@ def check_annotations(cfg, max_errors: int = 5) -> None:
     """Validate every list file the resolved config will load (the splits it runs: train when
     ``train_cfg`` is set, and so on) against the head's ``num_classes``, before anything trains:
     mmengine builds dataloaders lazily, so a bad test list would otherwise surface only after
-    training. One AnnotationError lists the problems of all files (``file:line``, value, range)."""
+    training; so would a truncated test video, so the test split's files are size-checked too.
+    One AnnotationError lists the problems of all files (``file:line``, value, range; paths)."""
     num_classes, errors = head_num_classes(cfg), []
     for split in ("train", "val", "test"):
         if not cfg.get(f"{split}_cfg"):
@@ -163,11 +164,37 @@ def check_annotations(cfg, max_errors: int = 5) -> None:
                 errors.append(f"{split}_dataloader.dataset.num_classes={ds['num_classes']} but "
                               f"model.cls_head.num_classes={num_classes}")
             try:
-                read_list_file(ann, bool(ds.get("multi_class")), num_classes, max_errors)
+                entries = read_list_file(ann, bool(ds.get("multi_class")), num_classes, max_errors)
             except (AnnotationError, FileNotFoundError) as e:
                 errors.append(f"{split}: {e}")
+                continue
+            if split == "test":
+                errors += _truncated_test_videos(ds, [rel for rel, _ in entries], max_errors)
     if errors:
         raise AnnotationError(" | ".join(errors))
+
+
+def _truncated_test_videos(ds, rels: list[str], max_errors: int) -> list[str]:
+    """A test video shorter than its container declares stops the run when testing reaches it
+    (every test video must be scored), which is after the whole training: find them now, from
+    each file's size and header (a stat and a 64-byte read; decoding is ``check-data``'s job)."""
+    prefix = (ds.get("data_prefix") or {}).get("video") or ""
+    if ds.get("data_root") and not os.path.isabs(prefix):
+        prefix = os.path.join(ds["data_root"], prefix)
+    cut = []
+    for rel in rels:
+        path = os.path.join(prefix, rel)
+        try:
+            size, declared = os.path.getsize(path), declared_size(path)
+        except OSError:  # missing or unreadable: the dataset names and skips it (check-data counts them)
+            continue
+        if declared is not None and declared > size:
+            cut.append(f"{path} ({size} of the {declared} bytes its container declares)")
+    if not cut:
+        return []
+    more = f" (and {len(cut) - max_errors} more)" if len(cut) > max_errors else ""
+    return [f"test: {len(cut)} truncated video(s), which would stop the run when testing, after training: "
+            + "; ".join(cut[:max_errors]) + more]
 
 
 def _vint(b: bytes, i: int) -> tuple[int, int]:

@@ -133,3 +133,27 @@ def test_declared_size_spots_cut_files_only(tmp_path):
     assert ds.declared_size(_truncate(clip, 0.9)) == size
     (tmp_path / "empty.mp4").write_bytes(b"")
     assert ds.declared_size(tmp_path / "empty.mp4") is None
+
+
+def test_truncated_test_video_is_named_before_training(tmp_path):
+    """The run would stop at it when testing, hours later: check_annotations (run before training)
+    names it with its size; a missing test video is left to the dataset (named and skipped)."""
+    from benchmark.job import build_config
+    from benchmark.smoke import runs
+
+    base = _clips(tmp_path / "data")
+    cfg = build_config(runs(str(tmp_path / "data"))[0], tmp_path / "home")
+    listed = [ln.split()[0] for ln in (base / "val_list.txt").read_text().splitlines() if ln.strip()]
+    cut = _truncate(base / "videos" / listed[1])
+    (base / "videos" / listed[0]).unlink()
+    with pytest.raises(ds.AnnotationError) as e:
+        ds.check_annotations(cfg)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("test: 1 truncated video(s), which would stop the run when testing")
+    assert f"{cut} ({cut.stat().st_size} of the " in msg and listed[0] not in msg
+    train_cut = _truncate(base / "videos" / "train_000.avi")  # training skips a cut video: not an error here
+    with pytest.raises(ds.AnnotationError) as e:
+        ds.check_annotations(cfg)
+    assert str(e.value) == msg and str(train_cut) not in str(e.value)
+    cut.unlink()  # now only missing: the dataset's business, as before
+    ds.check_annotations(cfg)
