@@ -103,6 +103,23 @@ def list_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILE_DIR.glob("*.yaml"))
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a key given twice in one mapping is an error: PyYAML keeps the
+    last one silently, so a profile edited by appending ``partition: big`` would run elsewhere
+    than its first line says without a word."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice (lines {seen[key] + 1} and "
+                    f"{key_node.start_mark.line + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_profile(name_or_path: str) -> Profile:
     """A cluster profile (YAML) by name (``slurm/profiles/<name>.yaml``) or path. Every key is
     checked here, so a bad value is one line naming the file and key, never a job Slurm
@@ -114,7 +131,7 @@ def load_profile(name_or_path: str) -> Profile:
         raise ProfileError(f"cluster profile {name_or_path!r} not found; profiles: {', '.join(list_profiles())}")
     where = f"cluster profile {path}"
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except (OSError, UnicodeDecodeError) as e:
         raise ProfileError(f"{where}: unreadable: {e}") from None
     except yaml.YAMLError as e:

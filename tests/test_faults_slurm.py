@@ -179,3 +179,13 @@ def test_cli_prints_a_bad_profile_as_one_line(tmp_path):
               "--dry-run"])
     assert str(e.value) == (f"vidtr-bench launch: cluster profile {bad}: gpus_per_node = 'two': expected a whole "
                             "number >= 0")
+
+
+def test_a_key_given_twice_is_named_with_both_lines(tmp_path):
+    """PyYAML keeps the last of two equal keys silently: a profile with a second 'partition:'
+    appended would run on it while its first line says otherwise."""
+    text = "".join(f"{k}: {v}\n" for k, v in GOOD.items()) + "partition: big\n"
+    message = _error(_profile(tmp_path, text))
+    assert message.startswith(f"cluster profile {tmp_path / 'x.yaml'}: not valid YAML: ")
+    assert "key 'partition' is given twice (lines 1 and 6)" in message and "(line 6, column 1)" in message
+    assert sl.load_profile(str(_profile(tmp_path)))["partition"] == "debug"  # one of each: fine
