@@ -298,10 +298,28 @@ def failure_reason(exc: BaseException) -> str:
     return error_line(f"{type(exc).__name__}: {exc}") or type(exc).__name__
 
 
+# What the other tasks of a multi-task run die of when one task fails: the lost peer, not the cause
+_COLLATERAL = re.compile(r"[Cc]onnection (closed|reset|refused)|[Bb]roken pipe|gloo|NCCL|DistBackendError|"
+                         r"[Ww]atchdog|collective operation timeout|Socket Timeout|ProcessGroup")
+
+
 def _last_error(path: Optional[str]) -> str:
-    if not path or not Path(path).exists():
+    """The error line of a job's stderr; of a multi-task job (submitit writes ``<job>_<task>_log.err``
+    per task), the first task whose error is a cause rather than a lost peer, named
+    ('task 1: ValueError: ...'): the task that failed first is often not task 0."""
+    if not path:
         return ""
-    return error_line(Path(path).read_text(errors="replace"))
+    p = Path(path)
+    m = re.fullmatch(r"(.+)_(\d+)_log\.err", p.name)
+    logs = sorted(p.parent.glob(f"{m.group(1)}_*_log.err"), key=lambda f: int(f.name.split("_")[-2])) if m else [p]
+    errors = [(f, error_line(f.read_text(errors="replace"))) for f in logs if f.exists()]
+    errors = [(f, e) for f, e in errors if e]
+    if not errors:
+        return ""
+    if len(logs) == 1:
+        return errors[0][1]
+    f, e = next(((f, e) for f, e in errors if not _COLLATERAL.search(e)), errors[0])
+    return f"task {f.name.split('_')[-2]}: {e}"[:300]
 
 
 def _alive(pid) -> bool:

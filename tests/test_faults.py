@@ -174,6 +174,23 @@ def test_failure_reasons_name_the_exception_or_the_signal_never_a_warning_line()
     assert error_line("Error stream produced:\nKilled\n").startswith("killed by SIGKILL")
 
 
+def test_a_multi_task_failure_names_the_task_that_failed_not_the_peers_that_lost_it(tmp_path):
+    """When task 1 fails, task 0 dies of the lost connection; status shows task 1's cause."""
+    from benchmark.records import _last_error
+
+    gloo = "RuntimeError: [/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer [::1]:5"
+    (tmp_path / "42_0_log.err").write_text(f"Traceback (most recent call last):\n{gloo}\n")
+    (tmp_path / "42_1_log.err").write_text('Traceback (most recent call last):\n  File "a.py", line 1\n'
+                                           "ValueError: label 7 is outside 0..1\n")
+    (tmp_path / "42_2_log.err").write_text("")
+    assert _last_error(str(tmp_path / "42_0_log.err")) == "task 1: ValueError: label 7 is outside 0..1"
+    (tmp_path / "42_1_log.err").write_text(f"{gloo}\n")  # every task lost a peer: the first one's line, named
+    assert _last_error(str(tmp_path / "42_0_log.err")) == f"task 0: {gloo}"
+    (tmp_path / "7_0_log.err").write_text("KeyError: 'lr'\n")  # one task: its line as it is
+    assert _last_error(str(tmp_path / "7_0_log.err")) == "KeyError: 'lr'"
+    assert _last_error(str(tmp_path / "missing_0_log.err")) == ""
+
+
 @pytest.mark.parametrize("argv, message", [
     (["speed", "--batch", "abc"], "--batch: expected a whole number, got 'abc'"),
     (["speed", "--iters", "0"], "--iters: expected a number of at least 1, got 0"),
