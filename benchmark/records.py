@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import hashlib
 import json
 import os
@@ -311,7 +312,12 @@ def _last_error(path: Optional[str]) -> str:
         return ""
     p = Path(path)
     m = re.fullmatch(r"(.+)_(\d+)_log\.err", p.name)
-    logs = sorted(p.parent.glob(f"{m.group(1)}_*_log.err"), key=lambda f: int(f.name.split("_")[-2])) if m else [p]
+    if m:  # a job array's tasks: <job>_<index>_<task>_log.err, so the task is the last number
+        task_log = re.compile(re.escape(m.group(1)) + r"_(\d+)_log\.err")
+        logs = sorted((f for f in p.parent.glob(f"{glob.escape(m.group(1))}_*_log.err") if task_log.fullmatch(f.name)),
+                      key=lambda f: int(task_log.fullmatch(f.name).group(1)))
+    else:
+        logs = [p]
     errors = [(f, error_line(f.read_text(errors="replace"))) for f in logs if f.exists()]
     errors = [(f, e) for f, e in errors if e]
     if not errors:

@@ -189,6 +189,10 @@ def test_a_multi_task_failure_names_the_task_that_failed_not_the_peers_that_lost
     (tmp_path / "7_0_log.err").write_text("KeyError: 'lr'\n")  # one task: its line as it is
     assert _last_error(str(tmp_path / "7_0_log.err")) == "KeyError: 'lr'"
     assert _last_error(str(tmp_path / "missing_0_log.err")) == ""
+    (tmp_path / "77_3_0_log.err").write_text(f"{gloo}\n")  # job array 77, index 3: tasks 0 and 1
+    (tmp_path / "77_3_1_log.err").write_text("OSError: disk full\n")
+    (tmp_path / "77_30_1_log.err").write_text("KeyError: 'another array index'\n")
+    assert _last_error(str(tmp_path / "77_3_0_log.err")) == "task 1: OSError: disk full"
 
 
 @pytest.mark.parametrize("argv, message", [
