@@ -97,7 +97,7 @@ def launch(table: str, specs: list[RunSpec], home: Path, executor: str = "local"
                 out(sl.sbatch_preview(t, profile, folder, f"afterok:<jobs of {','.join(deps)}>" if deps else None))
         return {}
     if executor == "slurm":
-        jobs = sl.submit_slurm(tasks, folder, profile, done, queued)
+        jobs = sl.submit_slurm(tasks, folder, profile, done, queued, partition_checked=True)  # checked above
         for run_id, job in jobs.items():
             _note(home, table, run_id, out, executor="slurm", job_id=job.job_id, state="submitted",
                   stdout=str(job.paths.stdout), stderr=str(job.paths.stderr))

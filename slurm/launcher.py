@@ -278,14 +278,16 @@ def _executor(kind: str, folder: Path, profile: Optional[dict], name: str) -> su
 
 
 def submit_slurm(tasks: list[Task], folder: Path, profile: dict, done: set,
-                 queued: Optional[dict] = None) -> dict[str, submitit.Job]:
+                 queued: Optional[dict] = None, partition_checked: bool = False) -> dict[str, submitit.Job]:
     """Submit to Slurm: tasks whose dependencies are met go out together as one job array;
     the others follow with ``--dependency=afterok`` on the jobs they wait for, those submitted
-    here or ``queued`` ones (task id -> Slurm job id, submitted by an earlier launch)."""
+    here or ``queued`` ones (task id -> Slurm job id, submitted by an earlier launch).
+    ``partition_checked``: the caller ran :func:`check_partition` already (sinfo is not asked twice)."""
     jobs: dict[str, submitit.Job] = {}
     queued = dict(queued or {})
     pending = [t for t in tasks if t.id not in done]
-    check_partition(profile, {t.light for t in pending})
+    if not partition_checked:
+        check_partition(profile, {t.light for t in pending})
     while pending:
         ready = [t for t in pending if all(d in done or d in jobs or d in queued for d in t.depends_on)]
         if not ready:

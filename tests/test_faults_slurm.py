@@ -189,3 +189,26 @@ def test_a_key_given_twice_is_named_with_both_lines(tmp_path):
     assert message.startswith(f"cluster profile {tmp_path / 'x.yaml'}: not valid YAML: ")
     assert "key 'partition' is given twice (lines 1 and 6)" in message and "(line 6, column 1)" in message
     assert sl.load_profile(str(_profile(tmp_path)))["partition"] == "debug"  # one of each: fine
+
+
+def test_sinfo_is_asked_once_per_launch(tmp_path, monkeypatch):
+    """launch checks the partition before anything goes out; submit_slurm is told, and does not ask again."""
+    from benchmark.launch import launch
+    from benchmark.smoke import runs
+
+    calls = tmp_path / "sinfo_calls"
+    _fake(tmp_path, monkeypatch, "sinfo", f'echo "$*" >> {calls}\n' + SINFO)
+    profile = _profile(tmp_path, partition="gpux")
+    with pytest.raises(sl.ProfileError, match="partition = 'gpux': no such partition"):
+        sl.submit_slurm([], tmp_path / "submitit", sl.load_profile(str(profile)), set())
+    calls.unlink()
+    assert sl.submit_slurm([], tmp_path / "submitit", sl.load_profile(str(profile)), set(),
+                           partition_checked=True) == {}
+    assert not calls.exists()  # told it was checked: sinfo not asked
+
+    seen = {}
+    monkeypatch.setattr(sl, "submit_slurm", lambda *a, **k: seen.update(k) or {})
+    launch("smoke", runs(str(tmp_path / "data"))[:1], tmp_path / "home", "slurm", str(_profile(tmp_path, mem_gb=1)),
+           progress=False, out=lambda *_: None)
+    assert seen.get("partition_checked") is True
+    assert len(calls.read_text().splitlines()) == 2  # the partition list and its nodes, once
