@@ -102,6 +102,11 @@ def parse_list_line(line: str, multi_class: bool, where: str,
     return parts[0], labels if multi_class else labels[0]
 
 
+def _first(items: list[str], n: int) -> str:
+    """The first ``n`` of ``items`` joined, and how many more there are: a long list in one line."""
+    return "; ".join(items[:n]) + (f" (and {len(items) - n} more)" if len(items) > n else "")
+
+
 def read_list_file(ann_file, multi_class: bool, num_classes: Optional[int] = None,
                    max_errors: Optional[int] = None) -> list[tuple[str, object]]:
     """A whole list file -> [(relative path, label)], blank lines skipped. With ``max_errors``
@@ -119,8 +124,7 @@ def read_list_file(ann_file, multi_class: bool, num_classes: Optional[int] = Non
                     raise
                 errors.append(str(e))
     if errors:
-        more = f" (and {len(errors) - max_errors} more)" if len(errors) > max_errors else ""
-        raise AnnotationError(f"{len(errors)} bad line(s): " + "; ".join(errors[:max_errors]) + more)
+        raise AnnotationError(f"{len(errors)} bad line(s): {_first(errors, max_errors)}")
     if not entries:
         raise AnnotationError(f"{ann_file}: no videos listed")
     return entries
@@ -185,16 +189,15 @@ def _truncated_test_videos(ds, rels: list[str], max_errors: int) -> list[str]:
     for rel in rels:
         path = os.path.join(prefix, rel)
         try:
-            size, declared = os.path.getsize(path), declared_size(path)
+            short = shortfall(path)
         except OSError:  # missing or unreadable: the dataset names and skips it (check-data counts them)
             continue
-        if declared is not None and declared > size:
-            cut.append(f"{path} ({size} of the {declared} bytes its container declares)")
+        if short:
+            cut.append(f"{path} ({short})")
     if not cut:
         return []
-    more = f" (and {len(cut) - max_errors} more)" if len(cut) > max_errors else ""
     return [f"test: {len(cut)} truncated video(s), which would stop the run when testing, after training: "
-            + "; ".join(cut[:max_errors]) + more]
+            f"{_first(cut, max_errors)}"]
 
 
 def _vint(b: bytes, i: int) -> tuple[int, int]:
@@ -243,6 +246,15 @@ def declared_size(path) -> Optional[int]:
     return None
 
 
+def shortfall(path) -> Optional[str]:
+    """'N of the M bytes its container declares' when ``path`` is shorter than its container
+    header says (a cut file), else None."""
+    size, declared = os.path.getsize(path), declared_size(path)
+    if declared is None or declared <= size:
+        return None
+    return f"{size} of the {declared} bytes its container declares"
+
+
 @TRANSFORMS.register_module()
 class DecordInitByPath(DecordInit):
     """mmaction2's DecordInit (same outputs: ``video_reader``, ``total_frames``, ``avg_fps``),
@@ -255,9 +267,9 @@ class DecordInitByPath(DecordInit):
 
         if os.path.splitext(filename)[0] == filename:
             filename = filename + ".mp4"  # as DecordInit
-        size, declared = os.path.getsize(filename), declared_size(filename)
-        if declared is not None and declared > size:
-            raise BadVideo(f"truncated: {size} of the {declared} bytes its container declares")
+        short = shortfall(filename)
+        if short:
+            raise BadVideo(f"truncated: {short}")
         return decord.VideoReader(filename, num_threads=self.num_threads)
 
 

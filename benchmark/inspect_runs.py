@@ -175,7 +175,7 @@ def probe_videos(paths: list[str]) -> list[tuple[str, str, int, str]]:
     middle and last frames are decoded."""
     import decord
 
-    from .datasets import declared_size
+    from .datasets import shortfall
 
     out = []
     for path in paths:
@@ -187,9 +187,9 @@ def probe_videos(paths: list[str]) -> list[tuple[str, str, int, str]]:
             if size == 0:
                 out.append((path, "empty", 0, "zero bytes"))
                 continue
-            declared = declared_size(path)
-            if declared is not None and declared > size:
-                out.append((path, "truncated", 0, f"truncated: {size} of the {declared} bytes its container declares"))
+            short = shortfall(path)
+            if short:
+                out.append((path, "truncated", 0, f"truncated: {short}"))
                 continue
             vr = decord.VideoReader(path, num_threads=1)
             n = len(vr)

@@ -314,18 +314,17 @@ def _last_error(path: Optional[str]) -> str:
     m = re.fullmatch(r"(.+)_(\d+)_log\.err", p.name)
     if m:  # a job array's tasks: <job>_<index>_<task>_log.err, so the task is the last number
         task_log = re.compile(re.escape(m.group(1)) + r"_(\d+)_log\.err")
-        logs = sorted((f for f in p.parent.glob(f"{glob.escape(m.group(1))}_*_log.err") if task_log.fullmatch(f.name)),
-                      key=lambda f: int(task_log.fullmatch(f.name).group(1)))
+        found = ((task_log.fullmatch(f.name), f) for f in p.parent.glob(f"{glob.escape(m.group(1))}_*_log.err"))
+        logs = sorted((int(t.group(1)), f) for t, f in found if t)
     else:
-        logs = [p]
-    errors = [(f, error_line(f.read_text(errors="replace"))) for f in logs if f.exists()]
-    errors = [(f, e) for f, e in errors if e]
+        logs = [(0, p)]
+    errors = [(task, e) for task, f in logs if f.exists() and (e := error_line(f.read_text(errors="replace")))]
     if not errors:
         return ""
     if len(logs) == 1:
         return errors[0][1]
-    f, e = next(((f, e) for f, e in errors if not _COLLATERAL.search(e)), errors[0])
-    return f"task {f.name.split('_')[-2]}: {e}"[:300]
+    task, e = next(((t, e) for t, e in errors if not _COLLATERAL.search(e)), errors[0])
+    return f"task {task}: {e}"[:300]
 
 
 def _alive(pid) -> bool:
