@@ -332,12 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+def quiet_warnings() -> None:
+    """Third-party deprecations and notices off (the project's own warnings still show)."""
     warnings.filterwarnings("ignore", module=THIRD_PARTY)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     # setuptools' notice, raised while mmengine imports pkg_resources (attributed to importlib)
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    quiet_warnings()
     import vidtr  # noqa: F401  (mmaction2 shim + VidTr registration)
 
     args = build_parser().parse_args(argv)

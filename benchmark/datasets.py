@@ -135,6 +135,24 @@ def head_num_classes(cfg) -> Optional[int]:
     return ((cfg.get("model") or {}).get("cls_head") or {}).get("num_classes")
 
 
+def run_datasets(cfg):
+    """(split, leaf dataset config) for each split a resolved config runs (train when ``train_cfg``
+    is set, and so on), under dataset wrappers."""
+    for split in ("train", "val", "test"):
+        if cfg.get(f"{split}_cfg"):
+            for ds in _leaf_datasets((cfg.get(f"{split}_dataloader") or {}).get("dataset")):
+                yield split, ds
+
+
+def ann_path(ds, fill=lambda v: v) -> str:
+    """A dataset config's annotation file, joined to its ``data_root`` as mmengine's BaseDataset
+    joins them; ``fill`` rewrites each part first (a placeholder data root, say)."""
+    ann = fill(ds.get("ann_file") or "")
+    if ds.get("data_root") and ann and not os.path.isabs(ann):
+        ann = os.path.join(fill(ds["data_root"]), ann)
+    return ann
+
+
 def _leaf_datasets(ds):
     """Dataset configs under wrappers (RepeatDataset's ``dataset``, ConcatDataset's ``datasets``)."""
     if not ds:
@@ -154,26 +172,21 @@ def check_annotations(cfg, max_errors: int = 5) -> None:
     training; so would a truncated test video, so the test split's files are size-checked too.
     One AnnotationError lists the problems of all files (``file:line``, value, range; paths)."""
     num_classes, errors = head_num_classes(cfg), []
-    for split in ("train", "val", "test"):
-        if not cfg.get(f"{split}_cfg"):
+    for split, ds in run_datasets(cfg):
+        kind = ds.get("type")
+        if getattr(kind, "__name__", str(kind)).split(".")[-1] not in ("CheckedVideoDataset", "VideoDataset"):
             continue
-        for ds in _leaf_datasets((cfg.get(f"{split}_dataloader") or {}).get("dataset")):
-            kind = ds.get("type")
-            if getattr(kind, "__name__", str(kind)).split(".")[-1] not in ("CheckedVideoDataset", "VideoDataset"):
-                continue
-            ann = ds.get("ann_file") or ""
-            if ds.get("data_root") and ann and not os.path.isabs(ann):
-                ann = os.path.join(ds["data_root"], ann)  # as mmengine's BaseDataset joins them
-            if ds.get("num_classes") is not None and num_classes is not None and ds["num_classes"] != num_classes:
-                errors.append(f"{split}_dataloader.dataset.num_classes={ds['num_classes']} but "
-                              f"model.cls_head.num_classes={num_classes}")
-            try:
-                entries = read_list_file(ann, bool(ds.get("multi_class")), num_classes, max_errors)
-            except (AnnotationError, FileNotFoundError) as e:
-                errors.append(f"{split}: {e}")
-                continue
-            if split == "test":
-                errors += _truncated_test_videos(ds, [rel for rel, _ in entries], max_errors)
+        ann = ann_path(ds)
+        if ds.get("num_classes") is not None and num_classes is not None and ds["num_classes"] != num_classes:
+            errors.append(f"{split}_dataloader.dataset.num_classes={ds['num_classes']} but "
+                          f"model.cls_head.num_classes={num_classes}")
+        try:
+            entries = read_list_file(ann, bool(ds.get("multi_class")), num_classes, max_errors)
+        except (AnnotationError, FileNotFoundError) as e:
+            errors.append(f"{split}: {e}")
+            continue
+        if split == "test":
+            errors += _truncated_test_videos(ds, [rel for rel, _ in entries], max_errors)
     if errors:
         raise AnnotationError(" | ".join(errors))
 
@@ -347,10 +360,11 @@ class CheckedVideoDataset(VideoDataset):
         os.ftruncate(fd, len(data))
 
     def prepare_data(self, idx):
-        path = self.get_data_info(idx)["filename"]
+        info = self.get_data_info(idx)  # once: BaseDataset.prepare_data would build it again
+        path = info["filename"]
         self._note_last(path)
         try:
-            return super().prepare_data(idx)
+            return self.pipeline(info)
         except Exception as e:  # decoding failed: decord/OpenCV errors have no common base class
             first = (str(e).splitlines() or [""])[0][:200]
             why = first if isinstance(e, BadVideo) else f"unreadable ({type(e).__name__}: {first})"

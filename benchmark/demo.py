@@ -250,6 +250,8 @@ def run_demo(out_dir: str = "results/demo", workdir: Optional[str] = None, data_
 
 def aggregate(specs: list[RunSpec], home: Path, data: dict, out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per model (seeds pooled) and one per run; copies the records to ``out/records``."""
+    from .metrics import load_scores  # imports mmaction2: only when aggregating
+
     (out / "records").mkdir(parents=True, exist_ok=True)
     current = {f"{s.run_id}.json" for s in specs}
     for old in (out / "records").glob("*.json"):  # records of runs this table no longer has
@@ -264,8 +266,8 @@ def aggregate(specs: list[RunSpec], home: Path, data: dict, out: Path) -> tuple[
             if rec is None:
                 per_run.append(dict(table=t, model=label, seed=s.seed, run_id=s.run_id, state="missing"))
                 continue
-            with np.load(rec["scores_file"]) as z:
-                scores, labels, vids = z["scores"], z["labels"], z["videos"]
+            z = load_scores(rec["scores_file"])
+            scores, labels, vids = z["scores"], z["labels"], z["videos"]
             if videos is None:
                 videos = vids
             elif not np.array_equal(videos, vids):

@@ -16,11 +16,9 @@ from pathlib import Path
 
 def quiet_warnings() -> None:
     """The CLI's warning filters (third-party deprecations and notices), in a worker process."""
-    from .cli import THIRD_PARTY
+    from . import cli
 
-    warnings.filterwarnings("ignore", module=THIRD_PARTY)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    cli.quiet_warnings()
     warnings.filterwarnings("ignore", message="Fail to import ``MultiScaleDeformableAttention``")
 
 

@@ -143,7 +143,7 @@ def _window(pipeline) -> int:
 
 def data_needs(specs: list[RunSpec], home: Path, data_root: str) -> dict[str, ListNeed]:
     """The annotation lists (by path) the runs read, from their resolved configs."""
-    from .datasets import _leaf_datasets, head_num_classes
+    from .datasets import ann_path, head_num_classes, run_datasets
 
     needs: dict[str, ListNeed] = {}
     fill = lambda v: v.replace(DATA_ROOT, data_root) if isinstance(v, str) else v  # noqa: E731
@@ -151,20 +151,15 @@ def data_needs(specs: list[RunSpec], home: Path, data_root: str) -> dict[str, Li
         cfg = run_config(spec, home)
         if cfg is None:
             continue
-        for split in ("train", "val", "test"):
-            if not cfg.get(f"{split}_cfg"):
-                continue
-            for ds in _leaf_datasets((cfg.get(f"{split}_dataloader") or {}).get("dataset")):
-                ann = fill(ds.get("ann_file") or "")
-                if ds.get("data_root") and ann and not os.path.isabs(ann):
-                    ann = os.path.join(fill(ds["data_root"]), ann)
-                prefix = fill((ds.get("data_prefix") or {}).get("video") or "")
-                name = Path(ann).name.removesuffix(".txt").removesuffix("_list")
-                need = needs.setdefault(ann, ListNeed(spec.dataset, name, ann, prefix, bool(ds.get("multi_class")),
-                                                      head_num_classes(cfg), ds.get("max_bad_fraction", 0.05)))
-                need.window = max(need.window, _window(ds.get("pipeline")))
-                need.tested |= split != "train"
-                need.runs.add(spec.run_id)
+        for split, ds in run_datasets(cfg):
+            ann = ann_path(ds, fill)
+            prefix = fill((ds.get("data_prefix") or {}).get("video") or "")
+            name = Path(ann).name.removesuffix(".txt").removesuffix("_list")
+            need = needs.setdefault(ann, ListNeed(spec.dataset, name, ann, prefix, bool(ds.get("multi_class")),
+                                                  head_num_classes(cfg), ds.get("max_bad_fraction", 0.05)))
+            need.window = max(need.window, _window(ds.get("pipeline")))
+            need.tested |= split != "train"
+            need.runs.add(spec.run_id)
     return needs
 
 

@@ -197,10 +197,6 @@ def _uniform_pipeline(frames: int, pipeline: list, train: bool) -> list:
     return out
 
 
-def _uniform_test_pipeline(frames: int, pipeline: Optional[list]) -> list:
-    return _uniform_pipeline(frames, pipeline or [], train=False)
-
-
 def _as_sampler(t: dict, kind: str, short_videos: bool) -> dict:
     """A dense sampler step as ``kind`` (SampleFrames or SpreadSampleFrames), same clip, clips
     and mode; SampleFrames on ``short_videos`` repeats the last frame instead of wrapping."""

@@ -413,7 +413,9 @@ def render(df: pd.DataFrame, fmt: str, env: str) -> str:
     shown = display_frame(df)
     if fmt == "tex":
         shown = shown.drop(columns=["note"])
-        body = shown.to_latex(index=False, escape=True, column_format="l" * len(shown.columns))
+        from .report import latex_tabular
+
+        body = latex_tabular(shown, column_format="l" * len(shown.columns))
         return f"% {title}\n% {env}\n% needs \\usepackage{{booktabs}}\n" + body
     if fmt != "md":
         raise ValueError(f"unknown format {fmt!r}; valid: csv, md, tex")
