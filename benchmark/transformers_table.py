@@ -482,8 +482,7 @@ def write_table(fmt: str, out: Optional[Path], opts: Options, rows: Optional[lis
 
     from .records import write_output
 
-    rows = check_rows(rows)
-    df = transformers_frame(rows, opts, progress)
+    df = transformers_frame(rows, opts, progress)  # checks the rows before measuring anything
     load = df.attrs.get("load") or (None, None)
     env = environment(opts)
     if load[0] is not None:
