@@ -1,8 +1,10 @@
 """The VidTr model family as an mmaction2 backbone.
 
 ``import vidtr`` applies the mmaction2 1.2.0 import shim (see ``vidtr/_compat.py``) and
-registers ``VidTr`` in mmaction2's ``MODELS`` registry and ``PlainCheckpointHook`` (checkpoints
-that load with ``torch.load(weights_only=True)``, see ``vidtr/hooks.py``) in its ``HOOKS``.
+registers ``VidTr`` in mmaction2's ``MODELS`` registry, ``PlainCheckpointHook`` (checkpoints
+that load with ``torch.load(weights_only=True)``, see ``vidtr/hooks.py``) in its ``HOOKS`` and the
+from-scratch initialisers ``MimeticQK`` and ``FactorizedPos`` (``vidtr/scratch_init.py``) in
+mmengine's ``WEIGHT_INITIALIZERS``.
 """
 from . import _compat
 
@@ -11,6 +13,7 @@ _compat.apply()
 import mmaction.models  # noqa: E402,F401  (populates mmaction2's registries)
 
 from . import hooks  # noqa: E402,F401  (registers PlainCheckpointHook: checkpoints any tool loads)
+from . import scratch_init  # noqa: E402,F401  (registers the MimeticQK and FactorizedPos initialisers)
 from .builders import (  # noqa: E402
     VidTrClassifier,
     build,
