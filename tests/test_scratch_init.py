@@ -16,24 +16,44 @@ def _small(init_cfg, **spec):
     return model
 
 
-def test_mimetic_qk_sets_the_query_key_product_and_nothing_else():
-    """W_q^T W_k is the target (beta * I when alpha = 0) for the spatial and the temporal projection;
-    value weights and biases keep what the initialiser before it gave them."""
+def _head_products(lin, heads):
+    """W_q,h^T W_k,h of every head of a fused [q; k; v] projection."""
+    d = lin.in_features
+    q, k = lin.weight[:d].view(heads, d // heads, d), lin.weight[d:2 * d].view(heads, d // heads, d)
+    return q.transpose(1, 2) @ k  # (heads, d, d)
+
+
+def test_mimetic_qk_gives_every_head_its_own_target_and_touches_nothing_else():
+    """Each head's W_q^T W_k is the best rank-head_dim approximation of beta * I (alpha = 0): beta times a
+    projection of rank head_dim, for the spatial and the temporal projection; everything else keeps
+    what the initialiser before it gave it."""
     xavier = dict(type="Xavier", layer="Linear", distribution="uniform")
     plain = _small(xavier, fidelity="paper")
     model = _small([xavier, dict(type="MimeticQK", alpha=0.0, beta=0.5)], fidelity="paper")
     attn, ref = model.blocks[1].attn, plain.blocks[1].attn
-    d = 48
+    d, heads = 48, 4
     for name in ("qkv", "qkv_t"):
-        w, w0 = getattr(attn, name).weight, getattr(ref, name).weight
-        torch.testing.assert_close(w[:d].T @ w[d:2 * d], 0.5 * torch.eye(d), atol=1e-5, rtol=0)
-        assert torch.equal(w[2 * d:], w0[2 * d:]) and torch.equal(getattr(attn, name).bias, getattr(ref, name).bias)
-    # with alpha the product is beta * I plus a random part of the stated size
-    model = _small([xavier, dict(type="MimeticQK", alpha=0.7, beta=0.7)])
-    w = model.blocks[0].attn.qkv.weight
-    prod = w[:d].T @ w[d:2 * d]
-    assert torch.diagonal(prod).mean().item() == pytest.approx(0.7, abs=0.05)
-    assert (prod - torch.diag(torch.diagonal(prod))).std().item() == pytest.approx(0.7 / d ** 0.5, rel=0.15)
+        lin, lin0 = getattr(attn, name), getattr(ref, name)
+        for p in _head_products(lin, heads):
+            torch.testing.assert_close(p @ p, 0.5 * p, atol=1e-5, rtol=0)  # beta x a projection
+            assert torch.trace(p).item() == pytest.approx(0.5 * d // heads, abs=1e-4)  # of rank head_dim
+        assert torch.equal(lin.weight[2 * d:], lin0.weight[2 * d:]) and torch.equal(lin.bias, lin0.bias)
+    untouched = [n for n, p in model.named_parameters()
+                 if not n.endswith(("qkv.weight", "qkv_t.weight")) and not torch.equal(p, plain.get_parameter(n))]
+    assert untouched == []
+
+
+def test_mimetic_qk_makes_every_head_prefer_the_query_itself():
+    """With the paper's alpha = beta = 0.7, every head's logit of a token with itself is well above its
+    logit with another token, in every head alike (one SVD split across heads would leave the last
+    head near uniform)."""
+    model = _small([dict(type="Xavier", layer="Linear", distribution="uniform"), dict(type="MimeticQK")])
+    x = torch.nn.functional.layer_norm(torch.randn(256, 48), (48,))
+    for p in _head_products(model.blocks[0].attn.qkv, 4):
+        logits = x @ p @ x.T / 12 ** 0.5
+        own = torch.diagonal(logits)
+        other = (logits.sum() - own.sum()) / (256 * 255)
+        assert own.mean() - other > 2.0
 
 
 @pytest.mark.parametrize("spec", [dict(temporal_mode="joint"), dict(temporal_mode="temporal_spatial"),
@@ -52,6 +72,13 @@ def test_factorized_pos_shares_one_spatial_table_across_frames(spec):
     assert spatial.std().item() == pytest.approx(2.0, rel=0.2)
     if len(frames) > 1:
         assert offsets[1:, 0].norm(dim=-1).min() > 0.5  # frames do differ: a temporal part is there
+    layout = model.spec.layout
+    if layout == "grid":  # the class row and column follow the same sum: row r + column c
+        parts = grid - grid[:, :1] - grid[:1, :] + grid[:1, :1]
+        torch.testing.assert_close(parts, torch.zeros_like(parts), atol=1e-5, rtol=0)
+    elif layout == "single":  # the class token: the first temporal row plus the class column, not left at 0.02
+        assert cls_pos is not None and cls_pos.norm() > 1.0
+    # frame layout: column 0 (each frame's class token) is among the columns checked above
 
 
 def test_factorized_pos_refuses_a_module_without_vidtr_positions():

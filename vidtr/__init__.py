@@ -12,8 +12,9 @@ _compat.apply()
 
 import mmaction.models  # noqa: E402,F401  (populates mmaction2's registries)
 
-from . import hooks  # noqa: E402,F401  (registers PlainCheckpointHook: checkpoints any tool loads)
-from . import scratch_init  # noqa: E402,F401  (registers the MimeticQK and FactorizedPos initialisers)
+# registered on import: PlainCheckpointHook (checkpoints any tool loads) and the MimeticQK and
+# FactorizedPos initialisers
+from . import hooks, scratch_init  # noqa: E402,F401
 from .builders import (  # noqa: E402
     VidTrClassifier,
     build,

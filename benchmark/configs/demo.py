@@ -28,4 +28,6 @@ param_scheduler = [dict(type='LinearLR', start_factor=0.05, by_epoch=True, begin
                         convert_to_iter_based=True),
                    dict(type='CosineAnnealingLR', by_epoch=True, begin=0.2, end=2, eta_min=0.0,
                         convert_to_iter_based=True)]
-default_hooks = dict(checkpoint=dict(interval=2, save_best=None, max_keep_ckpts=1), logger=dict(interval=50))
+# one checkpoint, after the last epoch, whatever max_epochs a config or override sets
+default_hooks = dict(checkpoint=dict(interval=-1, save_last=True, save_best=None, max_keep_ckpts=1),
+                     logger=dict(interval=50))

@@ -15,4 +15,3 @@ param_scheduler = [dict(type='LinearLR', start_factor=0.05, by_epoch=True, begin
                         convert_to_iter_based=True),
                    dict(type='CosineAnnealingLR', by_epoch=True, begin=0.3, end=3, eta_min=0.0,
                         convert_to_iter_based=True)]
-default_hooks = dict(checkpoint=dict(interval=3))
