@@ -23,37 +23,49 @@ def _head_products(lin, heads):
     return q.transpose(1, 2) @ k  # (heads, d, d)
 
 
-def test_mimetic_qk_gives_every_head_its_own_target_and_touches_nothing_else():
-    """Each head's W_q^T W_k is the best rank-head_dim approximation of beta * I (alpha = 0): beta times a
-    projection of rank head_dim, for the spatial and the temporal projection; everything else keeps
-    what the initialiser before it gave it."""
+def test_mimetic_qk_sets_the_query_key_product_and_touches_nothing_else():
+    """Summed over heads, W_q^T W_k is the target (beta * I when alpha = 0, which no transposition or
+    head mix-up would give for alpha > 0: checked below), for the spatial and the temporal projection;
+    everything else keeps what the initialiser before it gave it."""
     xavier = dict(type="Xavier", layer="Linear", distribution="uniform")
     plain = _small(xavier, fidelity="paper")
     model = _small([xavier, dict(type="MimeticQK", alpha=0.0, beta=0.5)], fidelity="paper")
     attn, ref = model.blocks[1].attn, plain.blocks[1].attn
-    d, heads = 48, 4
+    d = 48
     for name in ("qkv", "qkv_t"):
         lin, lin0 = getattr(attn, name), getattr(ref, name)
-        for p in _head_products(lin, heads):
-            torch.testing.assert_close(p @ p, 0.5 * p, atol=1e-5, rtol=0)  # beta x a projection
-            assert torch.trace(p).item() == pytest.approx(0.5 * d // heads, abs=1e-4)  # of rank head_dim
+        torch.testing.assert_close(_head_products(lin, 4).sum(0), 0.5 * torch.eye(d), atol=1e-5, rtol=0)
         assert torch.equal(lin.weight[2 * d:], lin0.weight[2 * d:]) and torch.equal(lin.bias, lin0.bias)
     untouched = [n for n, p in model.named_parameters()
                  if not n.endswith(("qkv.weight", "qkv_t.weight")) and not torch.equal(p, plain.get_parameter(n))]
     assert untouched == []
 
 
-def test_mimetic_qk_makes_every_head_prefer_the_query_itself():
-    """With the paper's alpha = beta = 0.7, every head's logit of a token with itself is well above its
-    logit with another token, in every head alike (one SVD split across heads would leave the last
-    head near uniform)."""
+def test_mimetic_qk_product_is_the_drawn_target_query_on_the_left():
+    """With alpha = beta = 0.7, W_q^T W_k is exactly the target drawn (same seed, same draw): not its
+    transpose, not a low-rank part of it."""
+    holder = torch.nn.Module()
+    holder.qkv = torch.nn.Linear(48, 144)
+    torch.manual_seed(3)
+    vidtr.scratch_init.MimeticQKInit()(holder)
+    torch.manual_seed(3)
+    target = 0.7 * torch.randn(48, 48) / 48 ** 0.5 + 0.7 * torch.eye(48)
+    w = holder.qkv.weight
+    torch.testing.assert_close(w[:48].T @ w[48:96], target, atol=1e-5, rtol=0)
+    assert not torch.allclose(target, target.T, atol=1e-3)  # so the orientation is tested
+
+
+def test_mimetic_qk_heads_go_from_sharp_to_broad():
+    """The heads take the target's SVD components in order: the first head's logit of a token with
+    itself stands far above its logits with other tokens, each later head's less, the last head's little."""
     model = _small([dict(type="Xavier", layer="Linear", distribution="uniform"), dict(type="MimeticQK")])
     x = torch.nn.functional.layer_norm(torch.randn(256, 48), (48,))
+    gaps = []
     for p in _head_products(model.blocks[0].attn.qkv, 4):
         logits = x @ p @ x.T / 12 ** 0.5
         own = torch.diagonal(logits)
-        other = (logits.sum() - own.sum()) / (256 * 255)
-        assert own.mean() - other > 2.0
+        gaps.append((own.mean() - (logits.sum() - own.sum()) / (256 * 255)).item())
+    assert gaps == sorted(gaps, reverse=True) and gaps[0] > 3.0 and gaps[-1] < 1.0, gaps
 
 
 @pytest.mark.parametrize("spec", [dict(temporal_mode="joint"), dict(temporal_mode="temporal_spatial"),
