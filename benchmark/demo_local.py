@@ -9,17 +9,28 @@ import contextlib
 import io
 import os
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
 
 
-def quiet_warnings() -> None:
-    """The CLI's warning filters (third-party deprecations and notices), in a worker process."""
+def init_worker(parent_pid: int) -> None:
+    """A worker process's set-up: the CLI's warning filters (third-party deprecations and notices),
+    and a watch that ends the worker once ``parent_pid`` is gone. A parent killed by a signal it
+    cannot clean up after (SIGTERM, SIGKILL, a cancelled job) would otherwise leave its workers
+    training on alone, unseen, holding their runs' locks."""
     from . import cli
 
     cli.quiet_warnings()
     warnings.filterwarnings("ignore", message="Fail to import ``MultiScaleDeformableAttention``")
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:  # an orphan is re-parented: its parent id changes
+        time.sleep(1)
+    os._exit(1)
 
 
 def launch_part(specs: list, home: str, threads: int) -> dict:
@@ -66,7 +77,8 @@ def launch_local(specs: list, home: Path, workers: int) -> dict:
     if workers == 1:
         return launch_part(parts[0], str(home), threads)
     states = {}
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=quiet_warnings) as pool:
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=init_worker,
+                             initargs=(os.getpid(),)) as pool:
         for f in [pool.submit(launch_part, p, str(home), threads) for p in parts]:
             states.update(f.result())
     return states

@@ -99,3 +99,53 @@ def test_peak_memory_grows_with_attention(frames):
     specs = {s.row: s for s in demo.runs("/nowhere", seeds=1)}
     mem = demo.memory_claim(specs, (frames, 4 * frames))
     assert (mem["joint / separable"].iloc[1] > mem["joint / separable"].iloc[0] > 0.8)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and is not a zombie waiting to be reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_demo_workers_end_when_the_demo_process_is_killed(tmp_path):
+    """A demo killed with SIGKILL (or SIGTERM, or a cancelled job) leaves no worker training on
+    alone: a busy worker ends within seconds of its parent."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from benchmark import REPO
+
+    script = tmp_path / "parent.py"
+    script.write_text(textwrap.dedent(f"""
+        import multiprocessing as mp, os, sys, time
+        from concurrent.futures import ProcessPoolExecutor
+        sys.path.insert(0, {str(REPO)!r})
+        from benchmark.demo_local import init_worker
+        if __name__ == "__main__":
+            pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=init_worker,
+                                       initargs=(os.getpid(),))
+            print(pool.submit(os.getpid).result(), flush=True)
+            pool.submit(time.sleep, 600)  # the worker is busy: it reads no more work, sees no closed pipe
+            time.sleep(600)
+    """))
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(parent.stdout.readline())
+        time.sleep(0.5)
+        assert _running(worker)
+        parent.kill()
+        parent.wait()
+        deadline = time.time() + 15
+        while _running(worker) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not _running(worker)
+    finally:
+        parent.kill()
+        if "worker" in locals() and _running(worker):
+            os.kill(worker, 9)
