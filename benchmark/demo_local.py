@@ -28,6 +28,8 @@ def init_worker(parent_pid: int) -> None:
 
 
 def _exit_with_parent(parent_pid: int) -> None:
+    # the workers must be the parent's own children (the "spawn" context of launch_local; under
+    # "forkserver" their parent would be the server, and they would exit at once)
     while os.getppid() == parent_pid:  # an orphan is re-parented: its parent id changes
         time.sleep(1)
     os._exit(1)

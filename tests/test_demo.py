@@ -110,6 +110,7 @@ def _running(pid: int) -> bool:
         return False
 
 
+@pytest.mark.timeout(120)
 def test_demo_workers_end_when_the_demo_process_is_killed(tmp_path):
     """A demo killed with SIGKILL (or SIGTERM, or a cancelled job) leaves no worker training on
     alone: a busy worker ends within seconds of its parent."""
@@ -147,5 +148,7 @@ def test_demo_workers_end_when_the_demo_process_is_killed(tmp_path):
         assert not _running(worker)
     finally:
         parent.kill()
+        parent.wait()
+        parent.stdout.close()
         if "worker" in locals() and _running(worker):
             os.kill(worker, 9)
