@@ -153,6 +153,15 @@ def ann_path(ds, fill=lambda v: v) -> str:
     return ann
 
 
+def video_prefix(ds, fill=lambda v: v) -> str:
+    """A dataset config's video folder (``data_prefix['video']``), joined to its ``data_root`` as
+    mmengine's BaseDataset joins prefixes (an empty one too); ``fill`` as for :func:`ann_path`."""
+    prefix = fill((ds.get("data_prefix") or {}).get("video") or "")
+    if ds.get("data_root") and not os.path.isabs(prefix):
+        prefix = os.path.join(fill(ds["data_root"]), prefix)
+    return prefix
+
+
 def _leaf_datasets(ds):
     """Dataset configs under wrappers (RepeatDataset's ``dataset``, ConcatDataset's ``datasets``)."""
     if not ds:
@@ -195,9 +204,7 @@ def _truncated_test_videos(ds, rels: list[str], max_errors: int) -> list[str]:
     """A test video shorter than its container declares stops the run when testing reaches it
     (every test video must be scored), which is after the whole training: find them now, from
     each file's size and header (a stat and a 64-byte read; decoding is ``check-data``'s job)."""
-    prefix = (ds.get("data_prefix") or {}).get("video") or ""
-    if ds.get("data_root") and not os.path.isabs(prefix):
-        prefix = os.path.join(ds["data_root"], prefix)
+    prefix = video_prefix(ds)
     cut = []
     for rel in rels:
         path = os.path.join(prefix, rel)

@@ -143,7 +143,7 @@ def _window(pipeline) -> int:
 
 def data_needs(specs: list[RunSpec], home: Path, data_root: str) -> dict[str, ListNeed]:
     """The annotation lists (by path) the runs read, from their resolved configs."""
-    from .datasets import ann_path, head_num_classes, run_datasets
+    from .datasets import ann_path, head_num_classes, run_datasets, video_prefix
 
     needs: dict[str, ListNeed] = {}
     fill = lambda v: v.replace(DATA_ROOT, data_root) if isinstance(v, str) else v  # noqa: E731
@@ -153,7 +153,7 @@ def data_needs(specs: list[RunSpec], home: Path, data_root: str) -> dict[str, Li
             continue
         for split, ds in run_datasets(cfg):
             ann = ann_path(ds, fill)
-            prefix = fill((ds.get("data_prefix") or {}).get("video") or "")
+            prefix = video_prefix(ds, fill)
             name = Path(ann).name.removesuffix(".txt").removesuffix("_list")
             need = needs.setdefault(ann, ListNeed(spec.dataset, name, ann, prefix, bool(ds.get("multi_class")),
                                                   head_num_classes(cfg), ds.get("max_bad_fraction", 0.05)))

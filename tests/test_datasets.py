@@ -128,3 +128,16 @@ def test_metrics_on_hand_checked_examples():
     targets = np.array([[1, 0], [0, 1], [1, 0], [0, 0]])
     s = np.array([[0.9, 0.1], [0.8, 0.7], [0.3, 0.2], [0.1, 0.05]])
     assert mean_average_precision(s, targets) == pytest.approx(100 * ((1 + 2 / 3) / 2 + 1) / 2)
+
+
+def test_paths_join_the_data_root_as_mmengine_does():
+    """Annotation file and video prefix are joined to a dataset's data_root when relative (the
+    prefix even when empty, as BaseDataset does), left alone when absolute; ``fill`` applies first."""
+    from benchmark.datasets import ann_path, video_prefix
+
+    ds = dict(data_root="ROOT", ann_file="a.txt", data_prefix=dict(video="vids"))
+    fill = lambda v: v.replace("ROOT", "/data")  # noqa: E731
+    assert (ann_path(ds, fill), video_prefix(ds, fill)) == ("/data/a.txt", "/data/vids")
+    assert video_prefix(dict(data_root="/d")) == "/d/" and ann_path(dict(data_root="/d")) == ""
+    assert video_prefix(dict(data_root="/d", data_prefix=dict(video="/v"))) == "/v"
+    assert video_prefix(dict(data_prefix=dict(video="v"))) == "v"
