@@ -93,6 +93,16 @@ def test_factorized_pos_shares_one_spatial_table_across_frames(spec):
     # frame layout: column 0 (each frame's class token) is among the columns checked above
 
 
+@pytest.mark.parametrize("cfg, message", [
+    (dict(type="FactorizedPos", spatial_std="x"), "FactorizedPos: spatial_std='x' is not a number >= 0"),
+    (dict(type="MimeticQK", beta=-1), "MimeticQK: beta=-1 is not a number >= 0")])
+def test_initialisers_name_a_bad_value(cfg, message):
+    from mmengine.registry import WEIGHT_INITIALIZERS, build_from_cfg
+
+    with pytest.raises(ValueError, match=message):
+        build_from_cfg(cfg, WEIGHT_INITIALIZERS)
+
+
 def test_factorized_pos_refuses_a_module_without_vidtr_positions():
     with pytest.raises(TypeError, match="FactorizedPos initialises a VidTr backbone; got Linear"):
         vidtr.scratch_init.FactorizedPosInit()(torch.nn.Linear(2, 2))

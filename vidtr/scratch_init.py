@@ -17,6 +17,13 @@ from mmengine.registry import WEIGHT_INITIALIZERS
 from torch import nn
 
 
+def _number(owner: str, key: str, value) -> float:
+    """A config value that must be a number >= 0, or a one-line error naming the key."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"{owner}: {key}={value!r} is not a number >= 0")
+    return float(value)
+
+
 @WEIGHT_INITIALIZERS.register_module(name="MimeticQK")
 class MimeticQKInit:
     """Mimetic initialisation of attention, after Trockman & Kolter (ICML 2023): in every fused
@@ -29,7 +36,7 @@ class MimeticQKInit:
     Value weights and biases are left to the initialisers before it; alpha = beta = 0.7 as in the paper."""
 
     def __init__(self, alpha: float = 0.7, beta: float = 0.7):
-        self.alpha, self.beta = float(alpha), float(beta)
+        self.alpha, self.beta = _number("MimeticQK", "alpha", alpha), _number("MimeticQK", "beta", beta)
         self.wholemodule = False  # set by mmengine's initialize()
 
     @torch.no_grad()
@@ -58,7 +65,8 @@ class FactorizedPosInit:
     zeroth entries). Once filled, every position is a free parameter again, as in inflation."""
 
     def __init__(self, spatial_std: float = 1.0, temporal_std: float = 0.5):
-        self.spatial_std, self.temporal_std = float(spatial_std), float(temporal_std)
+        self.spatial_std = _number("FactorizedPos", "spatial_std", spatial_std)
+        self.temporal_std = _number("FactorizedPos", "temporal_std", temporal_std)
         self.wholemodule = False
 
     @torch.no_grad()
