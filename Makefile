@@ -24,7 +24,7 @@ demo: setup
 	$(BIN)/vidtr-bench demo --out results/demo
 
 # Pure-Python wheels the lent GPU machines lack (they have torch, numpy, pandas, timm):
-# carry .whl/ with benchmark/gpu_suite.sh, which installs them there. Versions = our pins.
+# carry .whl/ with benchmark/measure/gpu_suite.sh, which installs them there. Versions = our pins.
 GPU_WHEELS := mmengine==0.10.7 mmaction2==1.2.0 mmcv-lite==2.1.0 fvcore==0.1.5.post20221221 iopath==0.1.10 \
 	yacs==0.1.8 termcolor==3.3.0 addict==2.4.0 yapf==0.43.0 platformdirs==4.14.7 setuptools==81.0.0
 gpu-wheels: setup

@@ -1,21 +1,22 @@
 """``vidtr-bench``: one command per job. ``vidtr-bench complexity --table 2 --format md``.
 
-A dispatcher: each command checks its options (``_check``), calls one function of the module
-that does the job and prints what it wrote. Mistakes of the user's (an unknown name, a missing
-file, a bad value) end in one line naming them; ``--debug`` shows the traceback instead."""
+A dispatcher: each subcommand has an adder (its options) and a handler that checks what only the
+machine can tell, calls one function of the module that does the job with the parsed options,
+and prints what it wrote. Nothing heavy is imported before a handler runs, so ``--help`` is quick.
+Mistakes of the user's (an unknown name, a missing file, a bad value) end in one line naming
+them; ``--debug`` shows the traceback instead."""
 from __future__ import annotations
 
 import argparse
 import os
 import shlex
 import sys
-import warnings
 from pathlib import Path
 
-# Modules whose warnings are noise to a user of this tool (deprecations inside mmengine,
-# mmcv-lite's missing ops, torch's TorchScript notices); the project's own warnings still show.
-THIRD_PARTY = r"(mmcv|mmengine|mmaction|torch|torchvision|fvcore|timm|submitit|pkg_resources|setuptools|numpy)(\.|$)"
+WORKDIR_HELP = "root of run directories (default $VIDTR_BENCH_HOME or ./work)"
 
+
+# --- option types ----------------------------------------------------------------------------
 
 def _positive_int(text: str) -> int:
     try:
@@ -41,38 +42,68 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _check(args) -> None:
-    """Rules between options and the machine, for every command in one place."""
-    import torch
+class _CfgOptions(argparse.Action):
+    """mmengine's ``DictAction`` (imported only when the option is given), but a malformed item
+    is an argparse error, not a traceback."""
 
-    if getattr(args, "device", "cpu") == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
-    if args.command == "complexity" and args.memory and args.device != "cuda":
-        raise ValueError("--memory measures GPU training memory; add --device cuda")
-    if args.command == "speed":
-        from . import catalogue
-        from .speed import IMPLS
+    def __call__(self, parser, namespace, values, option_string=None):
+        from mmengine.config import DictAction
 
-        bad = [m for m in args.models if m not in catalogue.names() or not catalogue.get(m).is_vidtr]
+        bad = [v for v in values if "=" not in v]
         if bad:
-            import vidtr
+            parser.error(f"{option_string}: expected KEY=VALUE items, got {bad}")
+        DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
 
-            raise KeyError(f"unknown model(s) {bad} (speed compares VidTr attention implementations); "
-                           f"valid: {', '.join(vidtr.list_models())}")
-        if set(args.impls) - set(IMPLS):
-            raise KeyError(f"unknown --impls {sorted(set(args.impls) - set(IMPLS))}; valid: {', '.join(IMPLS)}")
-        if args.tf32 != "none" and (args.device != "cuda" or args.dtype != "fp32"):
-            raise ValueError("--tf32 is a CUDA fp32 matmul mode (use --device cuda --dtype fp32)")
+
+# --- shared options --------------------------------------------------------------------------
+
+def _options(p, *, table_help=None, workdir=False, quiet=False, cfg_options=False, seed=False, rows=False,
+             data_root=False) -> None:
+    """The options several subcommands share, declared once."""
+    if table_help:
+        p.add_argument("--table", required=True, help=table_help)
+    if rows:
+        p.add_argument("--rows", nargs="+", help="only these row labels")
+    if workdir:
+        p.add_argument("--workdir", help=WORKDIR_HELP)
+    if data_root:
+        p.add_argument("--data-root", help="dataset root (default $VIDTR_DATA_ROOT; smoke/demo: under the workdir)")
+    if seed:
+        p.add_argument("--seed", type=int, default=0)
+    if cfg_options:
+        p.add_argument("--cfg-options", nargs="+", action=_CfgOptions, default={}, metavar="KEY=VALUE",
+                       help="mmengine config overrides for every selected run, as mmaction2's tools take them "
+                            "(e.g. train_dataloader.batch_size=6); they are part of each run's definition")
+    if quiet:
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+RUN_TABLE = "paper table id (2, 4b, A.2, ...), 'smoke' or 'demo'"
+
+
+def _run_options(p) -> None:
+    """A table's runs: which table and rows, where runs and data live, seed and overrides."""
+    _options(p, table_help=RUN_TABLE, rows=True, workdir=True, data_root=True, seed=True, cfg_options=True)
+
+
+# --- helpers of the handlers -----------------------------------------------------------------
+
+def _register_generated_tables() -> None:
+    """The generated tables register themselves on import (smoke, demo); the command line is
+    where table ids are read, so it imports them."""
+    from . import smoke  # noqa: F401
+    from .demo import table  # noqa: F401
 
 
 def _home_and_data(args, need_data: bool):
     """The bench home, and the data root: ``--data-root``, else ``$VIDTR_DATA_ROOT``, else the
     generated table's default under the home (checked to exist when a paper table needs it)."""
-    from .datasets import DATA_ROOT_ENV, resolve_data_root
-    from .runs import bench_home, default_data_root, get_table
+    from .data.datasets import DATA_ROOT_ENV, resolve_data_root
+    from .runs.spec import bench_home
+    from .runs.tables import default_data_root, find_table
 
     home = bench_home(args.workdir)
-    get_table(args.table)  # a clear error for an unknown table before looking for data
+    find_table(args.table)  # a clear error for an unknown table before looking for data
     default = default_data_root(args.table, home)
     if need_data and not default:
         return home, str(resolve_data_root(args.data_root, must_exist=True))
@@ -80,149 +111,15 @@ def _home_and_data(args, need_data: bool):
     return home, str(Path(given).expanduser()) if given else default
 
 
-def _complexity(args) -> int:
-    from . import complexity_table as ct
+def _table_runs(args, data_root: str):
+    from .runs.tables import table_runs
 
-    out = Path(args.out) if args.out else None
-    if args.table == "transformers":  # latency is a column: always timed (the counting passes warm up)
-        from . import transformers_table as tt
-
-        tt.write_table(args.format, out, ct.Options(device=args.device, latency=True, throughput=args.throughput,
-                                                    memory=args.memory, iters=args.iters or 2,
-                                                    warmup=0 if args.warmup is None else args.warmup),
-                       args.rows, progress=not args.quiet)
-        return 0
-    ct.write_tables(args.table, args.rows, args.format, out,
-                    ct.Options(device=args.device, latency=args.latency, throughput=args.throughput,
-                               memory=args.memory, iters=args.iters or 5,
-                               warmup=2 if args.warmup is None else args.warmup),
-                    progress=not args.quiet)
-    return 0
+    return table_runs(args.table, data_root, args.rows, args.seed, args.cfg_options)
 
 
-def _launch(args) -> int:
-    from .launch import launch, wait
-    from .runs import prepare_data, table_runs
+# --- complexity ------------------------------------------------------------------------------
 
-    home, data_root = _home_and_data(args, need_data=not args.dry_run)
-    specs = table_runs(args.table, data_root, args.rows, args.seed, args.cfg_options)
-    if not args.dry_run:
-        prepare_data(args.table, data_root, args.seed)
-    results = launch(args.table, specs, home, args.executor, args.cluster, args.dry_run, args.force,
-                     progress=not args.quiet)
-    if args.wait and not args.dry_run:  # local runs are finished by now; Slurm's are followed here
-        return 0 if wait(args.table, specs, home, args.poll, progress=not args.quiet) else 1
-    return 1 if any(isinstance(v, BaseException) for v in results.values()) else 0
-
-
-def _status(args) -> int:
-    from .records import status
-    from .runs import table_runs
-
-    home, data_root = _home_and_data(args, need_data=False)
-    rows = status(args.table, table_runs(args.table, data_root, args.rows, args.seed, args.cfg_options), home)
-    print(f"{'run':<34}  {'row':<26}  {'state':<12}  details")
-    for r in rows:
-        details = r["metrics"] or (f"job {r['job_id']}" if r["job_id"] else "")
-        if r["state"] == "failed":
-            details = f"log {r['log'] or '-'}: {r['error']}"
-        elif r["error"]:  # why a job waits (Slurm's pending reason), why the state is unknown, or stale
-            details = f"{details}: {r['error']}" if details else r["error"]
-        print(f"{r['run_id']:<34}  {r['row'][:26]:<26}  {r['state']:<12}  {details}")
-    return 0
-
-
-def _report(args) -> int:
-    from .report import write_reports
-    from .runs import bench_home
-
-    write_reports(args.table, bench_home(args.workdir), Path(args.out) if args.out else None, args.format,
-                  Path(args.complexity), runs=args.runs, classes=args.classes, top=args.top,
-                  cfg_options=args.cfg_options)
-    return 0
-
-
-def _config(args) -> int:
-    from .inspect_runs import show_config
-    from .runs import bench_home
-
-    show_config(args.table, args.row, bench_home(args.workdir), args.dataset, Path(args.dump) if args.dump else None,
-                args.seed, args.cfg_options, args.model)
-    return 0
-
-
-def _check_data(args) -> int:
-    from .inspect_runs import check_data, exit_code
-
-    home, data_root = _home_and_data(args, need_data=True)
-    bad_list = Path(args.list) if args.list else home / "check-data" / f"table_{args.table.replace('.', '')}.txt"
-    reports = check_data(args.table, home, data_root, args.rows, args.seed, args.cfg_options, args.workers,
-                         bad_list, progress=not args.quiet)
-    return exit_code(reports)
-
-
-def _rollout(args) -> int:
-    from .visualize import rollout_figure
-
-    for p in rollout_figure(args.video, args.model, args.out, args.checkpoint, tuple(args.layers), args.fraction,
-                            args.trust_checkpoint):
-        print(f"wrote {p}")
-    return 0
-
-
-def _demo(args) -> int:
-    from .demo import run_demo
-
-    run_demo(args.out, args.workdir, args.data_root, args.seed, args.executor, args.cluster, args.epochs,
-             args.clips, progress=not args.quiet)
-    return 0
-
-
-def _speed(args) -> int:
-    from . import speed as sp
-
-    df = sp.speed(args.models, args.device, args.dtype, args.batch, args.mode, tuple(args.impls), args.compile,
-                  args.iters, args.warmup, args.grad_checkpointing, progress=not args.quiet,
-                  overrides={"num_frames": args.frames} if args.frames else None, tf32=args.tf32,
-                  peak_tflops=args.peak_tflops)
-    overhead = sp.std_topk_overhead(args.device) if args.mode == "infer" else None
-    sys.stdout.write(sp.summary(df, overhead, args.recorded_command))
-    for p in sp.write(df, overhead, args.out, args.recorded_command):
-        print(f"wrote {p}")
-    unequal = df[df["error"].fillna("").str.contains("differs")]
-    for r in unequal.itertuples():
-        print(f"vidtr-bench speed: {r.model}: {r.error}", file=sys.stderr)
-    return 1 if len(unequal) else 0
-
-
-def _run_options(p):
-    p.add_argument("--table", required=True, help="paper table id (2, 4b, A.2, ...), 'smoke' or 'demo'")
-    p.add_argument("--rows", nargs="+", help="only these row labels")
-    p.add_argument("--workdir", help="root of run directories (default $VIDTR_BENCH_HOME or ./work)")
-    p.add_argument("--data-root", help="dataset root (default $VIDTR_DATA_ROOT; smoke/demo: under the workdir)")
-    p.add_argument("--seed", type=int, default=0)
-    _cfg_options(p)
-
-
-def _cfg_options(p):
-    from mmengine.config import DictAction
-
-    class CfgOptions(DictAction):  # mmengine's parser, but a malformed item is an argparse error, not a traceback
-        def __call__(self, parser, namespace, values, option_string=None):
-            bad = [v for v in values if "=" not in v]
-            if bad:
-                parser.error(f"{option_string}: expected KEY=VALUE items, got {bad}")
-            super().__call__(parser, namespace, values, option_string)
-
-    p.add_argument("--cfg-options", nargs="+", action=CfgOptions, default={}, metavar="KEY=VALUE",
-                   help="mmengine config overrides for every selected run, as mmaction2's tools take them "
-                        "(e.g. train_dataloader.batch_size=6); they are part of each run's definition")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vidtr-bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_complexity(sub) -> None:
     c = sub.add_parser("complexity", help="FLOPs, params, latency and memory of a paper table's rows")
     c.add_argument("--table", required=True, help="table id (1, 2, 3, 4a-4f, 5, 6, A.1, A.2, A.3), 'all', or "
                                                   "'transformers' (the video transformers measured alike)")
@@ -237,9 +134,32 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--iters", type=_positive_int, help="timed runs per measurement (median reported; default 5, "
                                                         "transformers 2)")
     c.add_argument("--warmup", type=int, help="untimed runs first (default 2, transformers 0)")
-    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    _options(c, quiet=True)
     c.set_defaults(func=_complexity)
 
+
+def _complexity(args) -> int:
+    if args.memory and args.device != "cuda":
+        raise ValueError("--memory measures GPU training memory; add --device cuda")
+    from .measure import complexity as cx
+
+    out = Path(args.out) if args.out else None
+    transformers = args.table == "transformers"  # latency is a column there: always timed
+    opts = cx.Options(device=args.device, latency=args.latency or transformers, throughput=args.throughput,
+                      memory=args.memory, iters=args.iters or (2 if transformers else 5),
+                      warmup=args.warmup if args.warmup is not None else (0 if transformers else 2))
+    if transformers:
+        from .measure import transformers as tt
+
+        tt.write_table(opts, fmt=args.format, out=out, rows=args.rows, progress=not args.quiet)
+    else:
+        cx.write_tables(args.table, opts, rows=args.rows, fmt=args.format, out=out, progress=not args.quiet)
+    return 0
+
+
+# --- launch, status --------------------------------------------------------------------------
+
+def _add_launch(sub) -> None:
     la = sub.add_parser("launch", help="train and test a table's runs (local by default, or on Slurm)")
     _run_options(la)
     la.add_argument("--executor", choices=["local", "slurm", "debug"], default="local")
@@ -250,43 +170,114 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--wait", action="store_true",
                     help="stay until the runs end (progress bar of runs done); exit 1 if any failed")
     la.add_argument("--poll", type=_positive_int, default=30, help="with --wait: seconds between looks at the queue")
-    la.add_argument("--quiet", action="store_true", help="no progress bar")
+    _options(la, quiet=True)
     la.set_defaults(func=_launch)
 
+
+def _launch(args) -> int:
+    from .runs.launch import launch, wait
+    from .runs.tables import build_table_data
+
+    home, data_root = _home_and_data(args, need_data=not args.dry_run)
+    specs = _table_runs(args, data_root)
+    if not args.dry_run:
+        build_table_data(args.table, data_root, args.seed)
+    results = launch(args.table, specs, home, executor=args.executor, cluster=args.cluster, dry_run=args.dry_run,
+                     force=args.force, progress=not args.quiet)
+    if args.wait and not args.dry_run:  # local runs are finished by now; Slurm's are followed here
+        return 0 if wait(args.table, specs, home, args.poll, progress=not args.quiet) else 1
+    return 1 if any(isinstance(v, BaseException) for v in results.values()) else 0
+
+
+def _add_status(sub) -> None:
     st = sub.add_parser("status", help="each run of a table: pending, running, done or failed")
     _run_options(st)
     st.set_defaults(func=_status)
 
+
+def _status(args) -> int:
+    from .runs.state import status
+
+    home, data_root = _home_and_data(args, need_data=False)
+    print(f"{'run':<34}  {'row':<26}  {'state':<12}  details")
+    for r in status(args.table, _table_runs(args, data_root), home):
+        details = r["metrics"] or (f"job {r['job_id']}" if r["job_id"] else "")
+        if r["state"] == "failed":
+            details = f"log {r['log'] or '-'}: {r['error']}"
+        elif r["error"]:  # why a job waits (Slurm's pending reason), why the state is unknown, or stale
+            details = f"{details}: {r['error']}" if details else r["error"]
+        print(f"{r['run_id']:<34}  {r['row'][:26]:<26}  {r['state']:<12}  {details}")
+    return 0
+
+
+# --- report, config, check-data --------------------------------------------------------------
+
+def _add_report(sub) -> None:
     rp = sub.add_parser("report", help="a table's results beside the paper's (Markdown/LaTeX), and figures")
     rp.add_argument("--table", required=True, help="table id, 'smoke', 'demo', 'A.4' (per-class analysis) or 'all'")
     rp.add_argument("--format", choices=["md", "tex"], default="md")
     rp.add_argument("--out", help="write files here (default: print)")
-    rp.add_argument("--workdir", help="root of run directories (default $VIDTR_BENCH_HOME or ./work)")
     rp.add_argument("--complexity", default="results/complexity", help="where `complexity` wrote its CSVs")
     rp.add_argument("--runs", nargs=2, metavar=("RUN_A", "RUN_B"), help="Table A.4: compare these two run ids")
     rp.add_argument("--classes", help="Table A.4: class names, one per line in label order")
     rp.add_argument("--top", type=_positive_int, default=5, help="Table A.4: classes with the largest gain and loss")
-    _cfg_options(rp)
+    _options(rp, workdir=True, cfg_options=True)
     rp.set_defaults(func=_report)
 
+
+def _report(args) -> int:
+    from .report.tables import write_reports
+    from .runs.spec import bench_home
+
+    write_reports(args.table, bench_home(args.workdir), out=Path(args.out) if args.out else None, fmt=args.format,
+                  complexity_dir=Path(args.complexity), runs=args.runs, classes=args.classes, top=args.top,
+                  cfg_options=args.cfg_options)
+    return 0
+
+
+def _add_config(sub) -> None:
     cf = sub.add_parser("config", help="the resolved mmengine config of a table row's runs (as print_config.py)")
-    cf.add_argument("--table", required=True, help="paper table id (2, 4b, A.2, ...), 'smoke' or 'demo'")
+    _options(cf, table_help=RUN_TABLE)
     cf.add_argument("--row", required=True, help="a row label, as the paper prints it")
     cf.add_argument("--dataset", help="only the run on this dataset (e.g. ucf101 for a Table 6 row)")
     cf.add_argument("--model", help="only the run of this model (e.g. one member of an ensemble row)")
     cf.add_argument("--dump", help="write the one matching run's config to this .py file (Config.fromfile reads it)")
-    cf.add_argument("--workdir", help="root of run directories (default $VIDTR_BENCH_HOME or ./work)")
-    cf.add_argument("--seed", type=int, default=0)
-    _cfg_options(cf)
+    _options(cf, workdir=True, seed=True, cfg_options=True)
     cf.set_defaults(func=_config)
 
+
+def _config(args) -> int:
+    from .runs.preflight import show_config
+    from .runs.spec import bench_home
+
+    show_config(args.table, args.row, bench_home(args.workdir), dataset=args.dataset,
+                dump=Path(args.dump) if args.dump else None, seed=args.seed, cfg_options=args.cfg_options,
+                model=args.model)
+    return 0
+
+
+def _add_check_data(sub) -> None:
     cd = sub.add_parser("check-data", help="count and probe every video a table's runs need, before training")
     _run_options(cd)
     cd.add_argument("--workers", type=_positive_int, help="processes probing videos (default: all cores)")
     cd.add_argument("--list", help="write the bad videos here (default <workdir>/check-data/table_<id>.txt)")
-    cd.add_argument("--quiet", action="store_true", help="no progress bar")
+    _options(cd, quiet=True)
     cd.set_defaults(func=_check_data)
 
+
+def _check_data(args) -> int:
+    from .runs.preflight import check_data, exit_code
+
+    home, data_root = _home_and_data(args, need_data=True)
+    bad_list = Path(args.list) if args.list else home / "check-data" / f"table_{args.table.replace('.', '')}.txt"
+    reports = check_data(args.table, home, data_root, rows=args.rows, seed=args.seed, cfg_options=args.cfg_options,
+                         workers=args.workers, bad_list=bad_list, progress=not args.quiet)
+    return exit_code(reports)
+
+
+# --- rollout, demo, speed --------------------------------------------------------------------
+
+def _add_rollout(sub) -> None:
     ro = sub.add_parser("rollout", help="attention rollout of a VidTr on a video (PNG grid and GIF)")
     ro.add_argument("video")
     ro.add_argument("--model", required=True, help="a VidTr name (separable or joint)")
@@ -297,19 +288,38 @@ def build_parser() -> argparse.ArgumentParser:
     ro.add_argument("--fraction", type=_fraction, default=0.3, help="fraction of the mask highlighted")
     ro.set_defaults(func=_rollout)
 
+
+def _rollout(args) -> int:
+    from .report.rollout import rollout_figure
+
+    for p in rollout_figure(args.video, args.model, args.out, checkpoint=args.checkpoint, layers=tuple(args.layers),
+                            fraction=args.fraction, trust=args.trust_checkpoint):
+        print(f"wrote {p}")
+    return 0
+
+
+def _add_demo(sub) -> None:
     de = sub.add_parser("demo", help="the built-in mini benchmark: mini Tables 4b/4d on real clips, on the CPU")
     de.add_argument("--out", default="results/demo")
-    de.add_argument("--workdir", help="root of run directories (default $VIDTR_BENCH_HOME or ./work)")
     de.add_argument("--data-root", help="where to build the demo clips (default <workdir>/data/demo)")
     de.add_argument("--executor", choices=["local", "slurm", "debug"], default="local")
     de.add_argument("--cluster", help="Slurm cluster profile (with --executor slurm)")
     de.add_argument("--epochs", type=_positive_int, help="training epochs per model (default: the demo config's)")
     de.add_argument("--clips", type=_positive_int, default=20,
                     help="rendered training clips per class per source group (each also written reversed)")
-    de.add_argument("--seed", type=int, default=0)
-    de.add_argument("--quiet", action="store_true")
+    _options(de, workdir=True, seed=True, quiet=True)
     de.set_defaults(func=_demo)
 
+
+def _demo(args) -> int:
+    from .demo.run import run_demo
+
+    run_demo(args.out, args.workdir, data_root=args.data_root, seed=args.seed, executor=args.executor,
+             cluster=args.cluster, epochs=args.epochs, clips=args.clips, progress=not args.quiet)
+    return 0
+
+
+def _add_speed(sub) -> None:
     sp = sub.add_parser("speed", help="latency, throughput, memory and FLOP/s of each attention implementation")
     sp.add_argument("--models", type=lambda t: t.split(","), default="vidtr_s_8x8,cvidtr_s_8x8,vanilla_tr_8x8")
     sp.add_argument("--impls", type=lambda t: t.split(","), default="released,math,sdpa",
@@ -327,28 +337,75 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--iters", type=_positive_int, default=5)
     sp.add_argument("--warmup", type=int, default=2)
     sp.add_argument("--out", default="results/performance")
-    sp.add_argument("--quiet", action="store_true")
+    _options(sp, quiet=True)
     sp.set_defaults(func=_speed)
+
+
+def _speed(args) -> int:
+    from .measure import speed as sp
+    from .tables import catalogue
+
+    bad = [m for m in args.models if m not in catalogue.names() or not catalogue.get(m).is_vidtr]
+    if bad:
+        import vidtr
+
+        raise KeyError(f"unknown model(s) {bad} (speed compares VidTr attention implementations); "
+                       f"valid: {', '.join(vidtr.list_models())}")
+    if set(args.impls) - set(sp.IMPLS):
+        raise KeyError(f"unknown --impls {sorted(set(args.impls) - set(sp.IMPLS))}; valid: {', '.join(sp.IMPLS)}")
+    if args.tf32 != "none" and (args.device != "cuda" or args.dtype != "fp32"):
+        raise ValueError("--tf32 is a CUDA fp32 matmul mode (use --device cuda --dtype fp32)")
+    df = sp.speed(args.models, device=args.device, dtype=args.dtype, batches=args.batch, mode=args.mode,
+                  impls=tuple(args.impls), compile=args.compile, iters=args.iters, warmup=args.warmup,
+                  grad_checkpointing=args.grad_checkpointing, progress=not args.quiet,
+                  overrides={"num_frames": args.frames} if args.frames else None, tf32=args.tf32,
+                  peak_tflops=args.peak_tflops)
+    overhead = sp.std_topk_overhead(args.device) if args.mode == "infer" else None
+    sys.stdout.write(sp.summary(df, overhead, args.recorded_command))
+    for p in sp.write(df, overhead, args.out, args.recorded_command):
+        print(f"wrote {p}")
+    unequal = df[df["error"].fillna("").str.contains("differs")]
+    for r in unequal.itertuples():
+        print(f"vidtr-bench speed: {r.model}: {r.error}", file=sys.stderr)
+    return 1 if len(unequal) else 0
+
+
+# --- the parser and main ---------------------------------------------------------------------
+
+SUBCOMMANDS = (_add_complexity, _add_launch, _add_status, _add_report, _add_config, _add_check_data, _add_rollout,
+               _add_demo, _add_speed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vidtr-bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 
-def quiet_warnings() -> None:
-    """Third-party deprecations and notices off (the project's own warnings still show)."""
-    warnings.filterwarnings("ignore", module=THIRD_PARTY)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    # setuptools' notice, raised while mmengine imports pkg_resources (attributed to importlib)
-    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+def _check_device(args) -> None:
+    """``--device cuda`` on a machine whose torch sees no GPU: one line, before anything is built."""
+    if getattr(args, "device", "cpu") == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("--device cuda asked for, but torch sees no CUDA device")
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)  # --help and usage errors end here, before any heavy import
+    args.recorded_command = shlex.join(["vidtr-bench", *argv])
+    from .console import quiet_warnings
+
     quiet_warnings()
     import vidtr  # noqa: F401  (mmaction2 shim + VidTr registration)
 
-    args = build_parser().parse_args(argv)
-    args.recorded_command = shlex.join(["vidtr-bench", *argv])
+    _register_generated_tables()
     try:
-        _check(args)
+        _check_device(args)
         return args.func(args)
     except (KeyError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
         if args.debug:

@@ -1,6 +1,7 @@
 """The ``smoke`` table: a tiny VidTr and a tiny compact VidTr on a few generated clips
 (a square moving left or right), seconds per run, launched through the same path as the
-paper's tables. The test suite runs it on a real one-node Slurm cluster."""
+paper's tables; registered as a generated table. The test suite runs it on a real one-node
+Slurm cluster."""
 from __future__ import annotations
 
 import time
@@ -10,9 +11,11 @@ import numpy as np
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
-from .paper import Member, Row, Table
-from .runs import DATA_ROOT, RunSpec
-from .video_io import write_clip
+from .data.video_io import write_clip
+from .files import atomic_write
+from .runs.spec import DATA_ROOT, RunSpec
+from .runs.tables import GeneratedTable, register
+from .tables.paper import Member, Row, Table
 
 CONFIG = "benchmark/configs/smoke.py"
 CLASSES = ("moving right", "moving left")
@@ -52,13 +55,11 @@ def make_clips(root, n_train: int = 12, n_test: int = 6, size: int = 32, frames:
             lines.append(f"{name} {label}")
         lists[split] = lines
     for split, lines in lists.items():
-        tmp = base / f".{split}_list.txt.tmp"
-        tmp.write_text("\n".join(lines) + "\n")
-        tmp.replace(base / f"{split}_list.txt")
+        atomic_write(base / f"{split}_list.txt", "\n".join(lines) + "\n")
     return base
 
 
-def prepare_data(data_root: str, seed: int = 0) -> None:
+def build_data(data_root: str, seed: int = 0) -> None:
     make_clips(data_root)
 
 
@@ -95,3 +96,4 @@ class EpochDelayHook(Hook):
         time.sleep(self.seconds)
 
 
+GENERATED = register(GeneratedTable(TABLE, DEFAULT_DATA, build_data, runs))

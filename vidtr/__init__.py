@@ -25,6 +25,7 @@ from .builders import (  # noqa: E402
     init_weights_quietly,
     load_released,
     recognizer_cfg,
+    view_of,
 )
 from .transforms import SpreadSampleFrames  # noqa: E402,F401  (registers the released training sampler)
 from .vidtr import (  # noqa: E402
@@ -43,5 +44,5 @@ __all__ = [
     "VidTr", "VidTrAttention", "ReleasedStructureAttention", "VidTrSpec", "std_topk_indices", "CheckpointError",
     "read_checkpoint", "load_vit_into", "load_released", "VidTrClassifier", "build", "build_backbone",
     "build_recognizer", "recognizer_cfg", "config_path", "clip_of", "get_arch", "list_models", "resolve_spec",
-    "init_weights_quietly",
+    "init_weights_quietly", "view_of",
 ]

@@ -29,11 +29,38 @@ def config_path(name: str) -> Path:
     return CONFIG_DIR / f"{name}.py"
 
 
+# the samplers an mmaction2 pipeline may start with: dense windows (mmaction2's, the released
+# code's) and TSN-style segments; and the spatial crops of a test pipeline, with their views
+SAMPLERS = ("SampleFrames", "SpreadSampleFrames", "UniformSample")
+CROPS = {"ThreeCrop": 3, "TenCrop": 10, "CenterCrop": 1}
+
+
+def view_of(pipeline) -> dict:
+    """What one view of an mmaction2 data pipeline is, read from its steps (the one reader of
+    pipelines): ``sampler`` and its ``clip_len``, ``frame_interval`` (1 for TSN-style sampling) and
+    ``num_clips``; ``window``, the frames one clip spans (clip_len x frame_interval for a dense
+    sampler, clip_len for TSN-style segments); the test ``crop`` size and ``crops`` per clip; and
+    the ``input_format`` of its FormatShape ('NCTHW' clips, 'NCHW' frames of 2D models)."""
+    def kind(t):
+        return getattr(t["type"], "__name__", str(t["type"])).split(".")[-1]
+
+    sample = next((t for t in pipeline if kind(t) in SAMPLERS), None)
+    if sample is None:
+        raise ValueError(f"no sampler ({', '.join(SAMPLERS)}) in the pipeline {[kind(t) for t in pipeline]}")
+    crop = next((t for t in pipeline if kind(t) in CROPS), {})
+    fmt = next((t.get("input_format") for t in pipeline if kind(t) == "FormatShape"), "NCTHW")
+    clip_len, interval = int(sample.get("clip_len", 1)), int(sample.get("frame_interval", 1) or 1)
+    return dict(sampler=kind(sample), clip_len=clip_len, frame_interval=interval,
+                num_clips=int(sample.get("num_clips", 1)),
+                window=clip_len if kind(sample) == "UniformSample" else clip_len * interval,
+                crop=int(crop.get("crop_size", 224)), crops=CROPS.get(kind(crop) if crop else "", 1),
+                input_format=fmt)
+
+
 def clip_of(name: str) -> tuple[int, int]:
     """(clip_len, frame_interval) of a named model's test pipeline, read from its config file."""
-    pipeline = Config.fromfile(str(config_path(name))).test_dataloader.dataset.pipeline
-    sample = next(t for t in pipeline if t.type == "SampleFrames")
-    return sample.clip_len, sample.frame_interval
+    view = view_of(Config.fromfile(str(config_path(name))).test_dataloader.dataset.pipeline)
+    return view["clip_len"], view["frame_interval"]
 
 
 def build(cfg: dict):

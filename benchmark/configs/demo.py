@@ -1,8 +1,8 @@
-# The built-in mini benchmark (benchmark/demo.py): small VidTr variants (4 layers, width 48,
+# The built-in mini benchmark (benchmark/demo/): small VidTr variants (4 layers, width 48,
 # 8x32x32 clips, 8x8 patches) trained from scratch on clips whose classes are defined by
-# temporal structure (benchmark/demo_data.py). Data paths, classes and the variant are set per run.
+# temporal structure (benchmark/demo/data.py). Data paths, classes and the variant are set per run.
 _base_ = './_base_/small_runs.py'
-custom_imports = dict(imports=['vidtr', 'benchmark.datasets', 'benchmark.smoke', 'benchmark.demo_pipeline'],
+custom_imports = dict(imports=['vidtr', 'benchmark.data.datasets', 'benchmark.smoke', 'benchmark.demo.pipeline'],
                       allow_failed_imports=False)
 
 model = dict(

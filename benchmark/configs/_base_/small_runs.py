@@ -1,7 +1,7 @@
 # Shared by the smoke and demo configs: small models trained and tested on this machine,
 # data paths set per run, no validation loop, checked video datasets, gloo for CPU jobs.
 _base_ = '../../../vidtr/configs/_base_/vidtr_runtime.py'
-custom_imports = dict(imports=['vidtr', 'benchmark.datasets', 'benchmark.smoke'], allow_failed_imports=False)
+custom_imports = dict(imports=['vidtr', 'benchmark.data.datasets', 'benchmark.smoke'], allow_failed_imports=False)
 
 train_dataloader = dict(
     num_workers=0, persistent_workers=False, sampler=dict(type='DefaultSampler', shuffle=True),

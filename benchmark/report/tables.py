@@ -1,0 +1,260 @@
+"""Reports: run records + complexity data -> the paper's tables with our value, the paper's
+value and the difference per metric (Markdown and LaTeX), provenance beside each table,
+Figure 3 (:mod:`.figures`) and the per-class error analysis. Reports read records and CSVs,
+never logs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from ..files import write_output
+from ..formatting import number, render_table
+from ..runs.records import read_record
+from ..runs.spec import RunSpec
+from ..runs.state import status
+from ..runs.tables import find_table, table_runs
+from ..tables import catalogue
+from ..tables.paper import METRICS, TABLES, Row
+from .figures import accuracy_flops_figure, per_class_figure
+
+# table metric -> (dataset of the run that measures it, record metric); None: from complexity
+RUN_METRICS = {"top1": (None, "top1"), "top5": (None, "top5"), "map": (None, "map"),
+               "charades_map": ("charades", "map"), "ssv2_top1": ("sthv2", "top1"),
+               "ucf_top1": ("ucf101", "top1"), "hmdb_top1": ("hmdb51", "top1")}
+ABLATIONS = ("4a", "4b", "4c", "4d", "4e", "4f")
+
+
+@dataclass
+class Cell:
+    ours: Optional[float] = None
+    paper: Optional[float] = None
+    uncertain: bool = False
+    state: str = ""  # "running", "pending", "failed", ... when there is no value yet
+    test_videos: Optional[int] = None  # of the run behind a run metric: videos it was tested on
+    total_batch: Optional[int] = None  # and its total batch size (all GPUs), when its record has it
+
+    @property
+    def diff(self) -> Optional[float]:
+        return None if self.ours is None or self.paper is None else self.ours - self.paper
+
+
+def _records(specs: list[RunSpec], home: Path) -> dict:
+    return {s.run_id: rec for s in specs if (rec := read_record(home, s)) is not None}
+
+
+def _complexity(table_id: str, complexity_dir: Optional[Path]) -> pd.DataFrame:
+    path = (complexity_dir or Path()) / f"table_{table_id.replace('.', '')}.csv"
+    return pd.read_csv(path).set_index("row") if complexity_dir and path.exists() else pd.DataFrame()
+
+
+def _family(row: Row) -> str:
+    """The figure's colour: the VidTr family (a VidTr, or an ensemble with one) or the others."""
+    models = [row.model] if row.model else [m.model for m in row.members]
+    return "VidTr family" if any(catalogue.get(m).is_vidtr for m in models) else "other"
+
+
+def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir: Optional[Path] = None) -> pd.DataFrame:
+    """One row per table row: for each metric, ours / paper / difference, plus run provenance."""
+    table = find_table(table_id)
+    records = _records(specs, home)
+    states = {r["run_id"]: r["state"] for r in status(table_id, specs, home, all_tables=True)}
+    cx = _complexity(table_id, complexity_dir)
+    main_specs = {}
+    for s in specs:  # the run that scores a row on a dataset (ensembles: the ensemble itself)
+        main_specs.setdefault((s.row, s.dataset), s)
+    out = []
+    for row in table.rows:
+        rec = dict(model=row.label, input=row.input, family=_family(row))
+        provenance = []
+        for metric in table.metrics:
+            ref = row.paper.get(metric)
+            cell = Cell(paper=ref.value if ref else None, uncertain=bool(ref and ref.uncertain))
+            if metric in RUN_METRICS or metric == "mean_class":
+                dataset, key = RUN_METRICS.get(metric, (None, metric))
+                spec = next((s for (label, ds), s in main_specs.items()
+                             if label == row.label and (dataset is None or ds == dataset)), None)
+                if spec is not None:
+                    r = records.get(spec.run_id)
+                    if r is not None:
+                        cell.ours = r["metrics"].get(key)
+                        cell.test_videos, cell.total_batch = r.get("num_test_videos"), r.get("total_batch")
+                        flag = ", STALE: its config changed since" if states.get(spec.run_id) == "done (stale)" else ""
+                        provenance.append(f"{spec.run_id} (config {r['config_hash']}, code {r['code_version']}{flag})")
+                        for i, mm in enumerate((r.get("members") or {}).values(), 1):
+                            rec[f"member {i} {METRICS.get(metric, metric)}"] = mm.get(key)
+                    else:
+                        cell.state = states.get(spec.run_id, "")
+            elif not cx.empty and row.label in cx.index:
+                c = cx.loc[row.label]
+                if metric == "gflops":
+                    v = c.get("gflops_paper_convention")
+                    cell.ours = float(v) if pd.notna(v) else (float(c["gflops"]) if pd.notna(c["gflops"]) else None)
+                elif metric == "memory_gb" and pd.notna(c.get("peak_mem_gb_materialised")):
+                    cell.ours = float(c["peak_mem_gb_materialised"])
+                elif metric in ("latency_ms", "params_m") and pd.notna(c.get(metric)):
+                    cell.ours = float(c[metric])
+            rec[metric] = cell
+        rec["runs"] = "; ".join(dict.fromkeys(provenance))
+        rec["note"] = row.note
+        out.append(rec)
+    df = pd.DataFrame(out)
+    df.attrs.update(table=table_id, metrics=table.metrics, title=table.title, extra=[], note=table.note)
+    return df
+
+
+def _digits(metric: str, v: Optional[float]) -> int:
+    """One decimal, except the demo's tiny models (under a GFLOP, a few hundred thousand weights)."""
+    small = v is not None and 0 < abs(v) < 1 and metric in ("gflops", "params_m")
+    return (3 if metric == "gflops" else 2) if small else 1
+
+
+def _run_groups(metrics) -> dict:
+    """Run metric -> the prefix of its run's columns (test videos, total batch), given on the last
+    metric each run measures: '' where one run measures the table's accuracies, else the
+    dataset's name (Table 6: 'Charades ', 'SSv2 ', ...)."""
+    groups = {m: RUN_METRICS.get(m, (None, m))[0] for m in metrics if m in RUN_METRICS or m == "mean_class"}
+    several = len(set(groups.values())) > 1
+    last = {g: m for m, g in groups.items()}  # dicts keep order: the group's last metric wins
+    return {m: (METRICS.get(m, m).split()[0] + " " if several else "") for g, m in last.items()}
+
+
+def display(df: pd.DataFrame) -> pd.DataFrame:
+    """Cells -> three columns per metric: ours, paper, difference (dash when missing); after a
+    run's accuracies, the number of videos it was tested on and its total batch size (a reason a
+    number may differ from the paper's); then the ensemble members' metrics and any extra
+    columns a table adds (``df.attrs['extra']``)."""
+    out = pd.DataFrame({"model": df["model"], "input": df["input"]})
+    groups = _run_groups(df.attrs["metrics"])
+    group_cells: dict = {}
+    for metric in df.attrs["metrics"]:
+        name = METRICS.get(metric, metric)
+        cells = df[metric]
+        out[name] = [c.state if c.ours is None and c.state in ("running", "pending", "submitted")
+                     else number(c.ours, _digits(metric, c.ours)) for c in cells]
+        if any(c.paper is not None for c in cells):
+            out[f"{name} (paper)"] = [number(c.paper) + ("?" if c.uncertain else "") for c in cells]
+            out[f"{name} diff"] = [number(c.diff, sign=True) for c in cells]
+        if metric in RUN_METRICS or metric == "mean_class":  # the run's columns after its last metric
+            group = RUN_METRICS.get(metric, (None, metric))[0]
+            group_cells[group] = [c if c.test_videos is not None else prev
+                                  for c, prev in zip(cells, group_cells.get(group, [Cell()] * len(cells)))]
+            if metric in groups:
+                run = group_cells[group]
+                out[f"{groups[metric]}test videos"] = [number(c.test_videos, 0) for c in run]
+                out[f"{groups[metric]}total batch"] = [number(c.total_batch, 0) for c in run]
+    for col in [c for c in df.columns if c.startswith("member ")] + list(df.attrs.get("extra", [])):
+        out[col] = [v if isinstance(v, str) else number(v) for v in df[col]]
+    return out
+
+
+def render(df: pd.DataFrame, fmt: str) -> str:
+    shown = display(df)
+    title = df.attrs.get("heading") or f"Table {df.attrs['table']}: {df.attrs['title']}"
+    prov = [f"- {m}: {r}" for m, r in zip(df["model"], df["runs"]) if r]
+    notes = [f"- {m}: {n}" for m, n in zip(df["model"], df["note"]) if n]
+    if fmt == "md":
+        lines = [f"## {title}", "", render_table(shown, "md"), "",
+                 "Ours / paper / difference per metric; '-' is a run or value that does not exist yet, "
+                 "'?' a paper cell the OCR leaves uncertain. GFLOPs: the paper's counting convention for "
+                 "VidTr rows, fvcore otherwise (see results/complexity/). 'test videos' and 'total batch' "
+                 "(over all GPUs) are the run's: fewer test videos than the paper had, or another batch size, "
+                 "is a reason a number may differ from the paper's."]
+        if df.attrs.get("note"):
+            lines += ["", df.attrs["note"]]
+        if notes:
+            lines += ["", "Notes:", ""] + notes
+        lines += ["", "Runs behind the cells:", ""] + (prov or ["- none yet"])
+        return "\n".join(lines) + "\n"
+    if fmt == "tex":
+        body = render_table(shown, "tex", column_format="l" * len(shown.columns))
+        comment = "\n".join(f"% {p[2:]}" for p in prov) or "% runs behind the cells: none yet"
+        if df.attrs.get("note"):
+            comment += f"\n% {df.attrs['note']}"
+        return f"% {title}\n% needs \\usepackage{{booktabs}}\n{comment}\n{body}"
+    raise ValueError(f"unknown format {fmt!r}; valid: md, tex")
+
+
+def write_table(df: pd.DataFrame, out_dir: Path, stem: str, fmt: str) -> Path:
+    return write_output(out_dir / f"{stem}.{fmt}", render(df, fmt))
+
+
+def per_class_gain(record_a: dict, record_b: dict, classes: Optional[list] = None, top: int = 5) -> pd.DataFrame:
+    """Table A.4: per-class top-1 of run A minus run B from their saved scores; the ``top``
+    largest gains and losses."""
+    from ..runs.ensemble import record_scores
+    from ..runs.metrics import per_class_accuracy
+
+    a, b = record_scores(record_a), record_scores(record_b)
+    if not np.array_equal(a["videos"], b["videos"]) or not np.array_equal(a["labels"], b["labels"]):
+        raise ValueError(f"runs {record_a['run_id']} and {record_b['run_id']} scored different videos")
+    n = a["scores"].shape[1]
+    acc_a = per_class_accuracy(a["scores"], a["labels"], n)
+    acc_b = per_class_accuracy(b["scores"], b["labels"], n)
+    names = classes or [str(i) for i in range(n)]
+    df = pd.DataFrame({"class": names, "a": acc_a, "b": acc_b, "gain": acc_a - acc_b}).dropna()
+    df = df.sort_values("gain", ascending=False, kind="stable")
+    picked = pd.concat([df.head(top), df.tail(top)]).drop_duplicates("class")
+    picked.attrs.update(a=record_a["run_id"], b=record_b["run_id"])
+    return picked
+
+
+def write_reports(table_id: str, home: Path, *, out: Optional[Path] = None, fmt: str = "md",
+                  complexity_dir: Path = Path("results/complexity"), data_root: str = "",
+                  runs: Optional[tuple] = None, classes: Optional[Path] = None, top: int = 5,
+                  cfg_options: Optional[dict] = None, say=print) -> None:
+    """``vidtr-bench report``: one table (printed, or written to ``out``), or ``all`` of the
+    paper's (the six Table 4 ablations in one file, Figure 3 beside Table 2, Table A.4)."""
+    ids = list(TABLES) + ["A.4"] if table_id == "all" else [table_id]
+    for tid in ids:
+        if tid == "A.4":
+            per_class_report(home, out, runs=runs, classes=classes, top=top, say=say)
+            continue
+        df = table_frame(tid, table_runs(tid, data_root, cfg_options=cfg_options), home, complexity_dir)
+        if out is None:
+            say(render(df, fmt), end="")
+            continue
+        if tid in ABLATIONS and table_id == "all":
+            first = tid == ABLATIONS[0]
+            text = ("# Table 4: ablations\n\n" if first and fmt == "md" else "") + render(df, fmt) + "\n"
+            path = out / f"ablations.{fmt}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w" if first else "a") as f:
+                f.write(text)
+            if tid == ABLATIONS[-1]:
+                say(f"wrote {path}")
+        else:
+            stem = "table_" + tid.replace(".", "")
+            say(f"wrote {write_table(df, out, stem, fmt)}")
+        if find_table(tid).figure:
+            for p in accuracy_flops_figure(df, out / find_table(tid).figure):
+                say(f"wrote {p}")
+
+
+def per_class_report(home: Path, out: Optional[Path], *, runs: Optional[tuple] = None, classes: Optional[Path] = None,
+                     top: int = 5, say=print) -> None:
+    """Table A.4 from two finished runs (default: Table 2's VidTr-S and I3D50)."""
+    if runs:
+        run_a, run_b = runs
+    else:
+        by_row = {s.row: s.run_id for s in table_runs("2", "", rows=["VidTr-S", "I3D50"])}
+        run_a, run_b = by_row["VidTr-S"], by_row["I3D50"]
+    rec_a, rec_b = read_record(home, run_a), read_record(home, run_b)
+    missing = [r for r, rec in ((run_a, rec_a), (run_b, rec_b)) if rec is None]
+    if missing:
+        say(f"Table A.4: run(s) {missing} have no record yet; nothing to compare")
+        return
+    names = [ln.strip() for ln in Path(classes).read_text().splitlines() if ln.strip()] if classes else None
+    gains = per_class_gain(rec_a, rec_b, names, top=top)
+    text = (f"## Table A.4: per-class top-1, {rec_a['row']} minus {rec_b['row']}\n\n"
+            + gains.rename(columns={"a": rec_a["row"], "b": rec_b["row"]}).round(1).to_markdown(index=False)
+            + f"\n\nRuns: {run_a} vs {run_b}.\n")
+    if out is None:
+        say(text, end="")
+        return
+    say(f"wrote {write_output(out / 'table_A4.md', text)}")
+    for p in per_class_figure(gains, out / "figure_per_class", rec_a["row"], rec_b["row"]):
+        say(f"wrote {p}")

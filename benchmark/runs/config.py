@@ -1,0 +1,46 @@
+"""The one way a run's mmengine config is read: its file (``_base_`` files and mmaction2's zoo
+configs included) with dotted overrides merged, every override key checked first."""
+from __future__ import annotations
+
+from typing import Optional
+
+from .. import REPO
+
+# top-level keys mmengine's Runner.from_cfg reads even when a config file leaves them out
+RUNNER_KEYS = {"load_from", "resume", "custom_hooks", "randomness", "launcher", "env_cfg", "log_processor",
+               "visualizer", "default_scope", "auto_scale_lr", "experiment_name", "cfg"}
+
+
+def check_override_keys(cfg, keys, what: str, config: str) -> None:
+    """Every dotted key must start at a top-level key of the config (or one mmengine's Runner
+    reads), so a typo fails here, naming the key, instead of silently adding an unused one."""
+    for key in keys:
+        top = key.split(".")[0]
+        if top not in cfg and top not in RUNNER_KEYS:
+            raise KeyError(f"{what} {key!r} names no top-level key of {config} "
+                           f"(nor one of mmengine's Runner: {', '.join(sorted(RUNNER_KEYS))})")
+
+
+def load_config(config: str, overrides: Optional[dict] = None, what: Optional[str] = "override"):
+    """``config`` (a path relative to the repository) as mmengine reads it, with ``overrides``
+    (dotted keys -> values, lists replaced whole) merged; a key that names nothing in the config
+    is refused, ``what`` saying whose key it was (``what=None``: not checked, as for hashing what
+    a run was)."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(REPO / config))
+    if overrides:
+        if what is not None:
+            check_override_keys(cfg, overrides, what, config)
+        cfg.merge_from_dict(dict(overrides), allow_list_keys=True)
+    return cfg
+
+
+def total_batch(cfg, world_size: int) -> Optional[int]:
+    """Clips per optimizer step: clips per GPU x GPUs (x gradient accumulation steps); None for a
+    run that does not train. The released configs: 3 x 8 = 24 for VidTr-S/M (1 x 8 for VidTr-L,
+    8 x 8 for the compact models); the paper: 6 x 64 = 384 for VidTr-S (Sec. 3.3)."""
+    if not cfg.get("train_cfg") or not cfg.get("train_dataloader"):
+        return None
+    accumulate = (cfg.get("optim_wrapper") or {}).get("accumulative_counts", 1)
+    return int(cfg.train_dataloader.batch_size) * int(world_size) * int(accumulate)
