@@ -28,6 +28,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0 (numpy and torch take no negative "
+                                         f"seed), got {value}")
+    return value
+
+
 def _positive_ints(text: str) -> list[int]:
     return [_positive_int(t) for t in text.split(",")]
 
@@ -69,7 +80,7 @@ def _options(p, *, table_help=None, workdir=False, quiet=False, cfg_options=Fals
     if data_root:
         p.add_argument("--data-root", help="dataset root (default $VIDTR_DATA_ROOT; smoke/demo: under the workdir)")
     if seed:
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=_seed, default=0)
     if cfg_options:
         p.add_argument("--cfg-options", nargs="+", action=_CfgOptions, default={}, metavar="KEY=VALUE",
                        help="mmengine config overrides for every selected run, as mmaction2's tools take them "
@@ -106,9 +117,13 @@ def _home_and_data(args, need_data: bool):
     find_table(args.table)  # a clear error for an unknown table before looking for data
     default = default_data_root(args.table, home)
     if need_data and not default:
-        return home, str(resolve_data_root(args.data_root, must_exist=True))
+        return home, str(resolve_data_root(args.data_root, must_exist=True).resolve())
     given = args.data_root or os.environ.get(DATA_ROOT_ENV)
-    return home, str(Path(given).expanduser()) if given else default
+    if given and Path(given).expanduser().exists() and not Path(given).expanduser().is_dir():
+        raise NotADirectoryError(f"dataset root {given} is a file, not a directory (from --data-root or "
+                                 f"${DATA_ROOT_ENV})")
+    # absolute: a run's config and record name where its data was, whatever the launch's directory
+    return home, str(Path(given).expanduser().resolve()) if given else default
 
 
 def _table_runs(args, data_root: str):
@@ -182,8 +197,10 @@ def _launch(args) -> int:
     specs = _table_runs(args, data_root)
     if not args.dry_run:
         build_table_data(args.table, data_root, args.seed)
+    # --force with --rows reruns those rows, not the finished runs they depend on
+    force = {s.run_id for s in specs if s.row in args.rows} if args.force and args.rows else args.force
     results = launch(args.table, specs, home, executor=args.executor, cluster=args.cluster, dry_run=args.dry_run,
-                     force=args.force, progress=not args.quiet)
+                     force=force, progress=not args.quiet)
     if args.wait and not args.dry_run:  # local runs are finished by now; Slurm's are followed here
         return 0 if wait(args.table, specs, home, args.poll, progress=not args.quiet) else 1
     return 1 if any(isinstance(v, BaseException) for v in results.values()) else 0
@@ -282,6 +299,8 @@ def _add_rollout(sub) -> None:
     ro.add_argument("video")
     ro.add_argument("--model", required=True, help="a VidTr name (separable or joint)")
     ro.add_argument("--checkpoint", help="an mmengine checkpoint of our runs, or the authors' released weights")
+    ro.add_argument("--config", help="the config the checkpoint was trained with (a run's own: work/runs/<id>/"
+                                     "<config>.py), when its model is not the named one at full size")
     ro.add_argument("--trust-checkpoint", action="store_true", help="allow a checkpoint that needs unpickling")
     ro.add_argument("--out", required=True)
     ro.add_argument("--layers", type=_positive_int, nargs="+", default=[4, 8, 12])
@@ -292,8 +311,8 @@ def _add_rollout(sub) -> None:
 def _rollout(args) -> int:
     from .report.rollout import rollout_figure
 
-    for p in rollout_figure(args.video, args.model, args.out, checkpoint=args.checkpoint, layers=tuple(args.layers),
-                            fraction=args.fraction, trust=args.trust_checkpoint):
+    for p in rollout_figure(args.video, args.model, args.out, checkpoint=args.checkpoint, config=args.config,
+                            layers=tuple(args.layers), fraction=args.fraction, trust=args.trust_checkpoint):
         print(f"wrote {p}")
     return 0
 
@@ -407,11 +426,19 @@ def main(argv=None) -> int:
     try:
         _check_device(args)
         return args.func(args)
-    except (KeyError, ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
+    except (KeyError, ValueError, OSError) as e:
         if args.debug:
             raise
-        message = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
-        raise SystemExit(f"vidtr-bench {args.command}: {message}") from None
+        raise SystemExit(f"vidtr-bench {args.command}: {_one_line(e)}") from None
+
+
+def _one_line(e: BaseException) -> str:
+    """A user's mistake as one line: our own errors carry their message; an OSError from the
+    file system (a read-only work directory, a path that is a file) names the path and the reason."""
+    if isinstance(e, OSError) and e.strerror and e.filename:
+        return f"{e.filename}: {e.strerror}"
+    message = e.args[0] if e.args and isinstance(e.args[0], str) else str(e)
+    return " ".join(message.split())
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ lists, generated tables and manifests all go through :func:`atomic_write`."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 
@@ -20,10 +21,27 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def write_output(path: Path, text: str) -> Path:
-    """Write a generated result file atomically, saying so when it replaces different content."""
+    """Write a generated result file atomically. When it replaces different content, the previous
+    version is never lost silently: a file git tracks is in git history (said so); any other is
+    kept beside it as ``<name>.previous`` (said so)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.read_text() != text:
-        print(f"replacing {path} (the previous version is in git history)")
+    if path.exists() and path.read_text(errors="replace") != text:
+        if _tracked_by_git(path):
+            print(f"replacing {path} (the previous version is in git history)")
+        else:
+            kept = path.with_name(path.name + ".previous")
+            os.replace(path, kept)
+            print(f"replacing {path} (the previous version is kept as {kept.name})")
     atomic_write(path, text)
     return path
+
+
+def _tracked_by_git(path: Path) -> bool:
+    """Whether ``path`` is a file of a git work tree that git tracks (git absent: no)."""
+    try:
+        run = subprocess.run(["git", "-C", str(path.parent), "ls-files", "--error-unmatch", path.name],
+                             capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return run.returncode == 0

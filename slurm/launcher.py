@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -342,6 +343,23 @@ def run_locally(tasks: list[Task], folder: Path, kind: str = "local", done: Opti
             done.add(task.id)
             on_state and on_state(task, "done", time.time() - t0)
         except Exception as e:  # noqa: BLE001 - a failed run must not stop the others
-            results[task.id] = e
-            on_state and on_state(task, "failed", e)
+            results[task.id] = _killed(job) or e
+            on_state and on_state(task, "failed", results[task.id])
     return results
+
+
+class KilledBySignal(RuntimeError):
+    """A task's process died of a signal before it could report (SIGKILL, an out-of-memory kill)."""
+
+
+def _killed(job) -> Optional[KilledBySignal]:
+    """A local job whose process a signal ended: submitit only says it left no result file."""
+    code = getattr(getattr(job, "_process", None), "returncode", None)
+    if code is None or code >= 0:
+        return None
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    why = " (out of memory, or killed by hand)" if -code == signal.SIGKILL else ""
+    return KilledBySignal(f"killed by {name}{why}")

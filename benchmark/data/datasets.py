@@ -54,6 +54,47 @@ DATASET_INFO = {d.name: d for d in [
 ]}
 
 
+# Videos each split of each dataset has in the paper's era (split 1 for UCF-101 and HMDB-51),
+# keyed by the list file's name (<root>/<dataset>/<split>_list.txt); (count, source).
+EXPECTED_VIDEOS = {
+    "kinetics400": {
+        # Kay et al. 2017 (arXiv:1705.06950): 306,245 clips, 50 per class validation and 100 per class
+        # test, so 246,245 train as listed; YouTube deletions leave fewer to download
+        "train": (246_245, "Kay et al. 2017 (as listed; fewer remain downloadable)"),
+        # what the copies papers of 2020-21 trained on had left of the 20,000 listed
+        "val": (19_800, "about 19.8k in the paper's era (20,000 listed, Kay et al. 2017)"),
+    },
+    "kinetics700": {
+        # Carreira et al. 2019 (arXiv:1907.06987): about 650k clips, 50 validation and 100 test clips
+        # per class, so about 545k training clips as listed; fewer remain downloadable
+        "train": (545_000, "about 545k: Carreira et al. 2019's ~650k less 50 val and 100 test per class"),
+        "val": (35_000, "Carreira et al. 2019: 50 per class (as listed)"),
+    },
+    "sthv2": {  # Goyal et al. 2017, the v2 release's train/validation JSON files
+        "train": (168_913, "Something-Something V2 release"),
+        "val": (24_777, "Something-Something V2 release"),
+    },
+    "charades": {  # Sigurdsson et al. 2016, Charades_v1_train.csv / Charades_v1_test.csv
+        "train": (7_985, "Charades v1 release"),
+        "val": (1_863, "Charades v1 release"),
+    },
+    "ucf101": {  # Soomro et al. 2012, trainlist01.txt / testlist01.txt
+        "train": (9_537, "UCF-101 split 1"),
+        "val": (3_783, "UCF-101 split 1"),
+    },
+    "hmdb51": {  # Kuehne et al. 2011, *_test_split1.txt (70 train / 30 test per class)
+        "train": (3_570, "HMDB-51 split 1"),
+        "val": (1_530, "HMDB-51 split 1"),
+    },
+}
+
+
+def expected_videos(dataset: str, split: str) -> Optional[int]:
+    """How many videos a split of a dataset has (``EXPECTED_VIDEOS``; "val" is the test split), or None."""
+    entry = EXPECTED_VIDEOS.get(dataset, {}).get(split)
+    return entry[0] if entry else None
+
+
 class AnnotationError(ValueError):
     """An annotation file that does not parse, with the file and line named."""
 
@@ -67,6 +108,9 @@ def resolve_data_root(data_root: Optional[str] = None, must_exist: bool = True) 
     if not root:
         raise FileNotFoundError(f"no dataset root: pass --data-root DIR or set ${DATA_ROOT_ENV}")
     path = Path(root).expanduser()
+    if must_exist and path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"dataset root {path} is a file, not a directory (from --data-root or "
+                                 f"${DATA_ROOT_ENV})")
     if must_exist and not path.is_dir():
         raise FileNotFoundError(f"dataset root {path} does not exist (from --data-root or ${DATA_ROOT_ENV})")
     return path
@@ -107,17 +151,27 @@ def _first(items: list[str], n: int) -> str:
 
 
 def read_list_file(ann_file, multi_class: bool, num_classes: Optional[int] = None,
-                   max_errors: Optional[int] = None) -> list[tuple[str, object]]:
+                   max_errors: Optional[int] = None, unique: bool = False) -> list[tuple[str, object]]:
     """A whole list file -> [(relative path, label)], blank lines skipped. With ``max_errors``
     every bad line is collected and reported in one AnnotationError (the first ``max_errors``
-    and a count), so a broken file is fixed in one go; otherwise the first bad line raises."""
+    and a count), so a broken file is fixed in one go; otherwise the first bad line raises.
+    ``unique`` (test and validation lists): a video listed twice, under the same label or
+    another, is an error naming both lines: every test video is scored once. Training lists
+    may repeat a video on purpose (to weight it)."""
     if not Path(ann_file).is_file():
         raise FileNotFoundError(f"annotation file {ann_file} does not exist")
-    entries, errors = [], []
+    entries, errors, first_line = [], [], {}
     for i, line in enumerate(Path(ann_file).read_text().splitlines(), 1):
         if line.strip():
             try:
-                entries.append(parse_list_line(line.strip(), multi_class, f"{ann_file}:{i}", num_classes))
+                rel, label = parse_list_line(line.strip(), multi_class, f"{ann_file}:{i}", num_classes)
+                if unique and rel in first_line:
+                    j, other = first_line[rel]
+                    how = "again" if other == label else f"under another label ({other} at line {j}, {label} here)"
+                    raise AnnotationError(f"{ann_file}:{i}: video {rel} is listed {how}: first at line {j}; "
+                                          "a test list names each video once")
+                first_line.setdefault(rel, (i, label))
+                entries.append((rel, label))
             except AnnotationError as e:
                 if max_errors is None:
                     raise
@@ -189,7 +243,7 @@ def check_annotations(cfg, max_errors: int = 5) -> None:
             errors.append(f"{split}_dataloader.dataset.num_classes={ds['num_classes']} but "
                           f"model.cls_head.num_classes={num_classes}")
         try:
-            entries = read_list_file(ann, bool(ds.get("multi_class")), num_classes, max_errors)
+            entries = read_list_file(ann, bool(ds.get("multi_class")), num_classes, max_errors, unique=split != "train")
         except (AnnotationError, FileNotFoundError) as e:
             errors.append(f"{split}: {e}")
             continue
@@ -286,7 +340,7 @@ class CheckedVideoDataset(VideoDataset):
                 f"Full list: {self.bad_videos_file or 'see the log'}")
 
     def load_data_list(self) -> list[dict]:
-        entries = read_list_file(self.ann_file, self.multi_class, self.num_classes)
+        entries = read_list_file(self.ann_file, self.multi_class, self.num_classes, unique=self.test_mode)
         self._listed = len(entries)
         data_list, prefix = [], self.data_prefix.get("video") or ""
         for rel, label in entries:

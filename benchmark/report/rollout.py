@@ -35,29 +35,49 @@ def load_clip(video: str, num_frames: int, interval: int, size: int) -> tuple[np
     return frames, clip
 
 
-def load_backbone(model: str, checkpoint: Optional[str], trust: bool = False):
-    """The named backbone; weights from an mmengine checkpoint of our runs (``backbone.*`` keys)
-    or a checkpoint in the authors' released layout. Without one: random weights (a warning)."""
+def load_backbone(model: str, checkpoint: Optional[str], trust: bool = False, config: Optional[str] = None):
+    """The named backbone (or the one ``config`` builds: a run's own config, for its checkpoint);
+    weights from an mmengine checkpoint of our runs (``backbone.*`` keys) or a checkpoint in the
+    authors' released layout. Without one: random weights (a warning). A checkpoint that does not
+    fit the model is one line naming the first mismatch."""
     import vidtr
     from vidtr.weights import CheckpointError, read_checkpoint
 
+    def build():
+        if config is None:
+            return vidtr.build_backbone(model).eval()
+        from mmengine.config import Config
+
+        if not Path(config).is_file():
+            raise FileNotFoundError(f"--config {config}: no such file")
+        return vidtr.build(Config.fromfile(config).model.backbone.to_dict()).eval()
+
     if checkpoint is None:
         print("rollout: no --checkpoint: random weights, the maps show the method, not a trained model")
-        return vidtr.build_backbone(model).eval()
+        return build()
     sd = read_checkpoint(checkpoint, trust)
     if any(k.startswith("backbone.") for k in sd):
-        backbone = vidtr.build_backbone(model).eval()
+        backbone = build()
         own = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
-        missing, unexpected = backbone.load_state_dict(own, strict=False)
-        if missing or unexpected:
-            raise CheckpointError(f"{checkpoint}: does not fit {model}: missing {missing[:5]}, "
-                                  f"unexpected {unexpected[:5]}")
+        mine = backbone.state_dict()
+        shapes = [f"{k}: checkpoint {tuple(v.shape)}, model {tuple(mine[k].shape)}" for k, v in own.items()
+                  if k in mine and tuple(v.shape) != tuple(mine[k].shape)]
+        missing, unexpected = sorted(set(mine) - set(own)), sorted(set(own) - set(mine))
+        if shapes or missing or unexpected:
+            what = f"the model of {config}" if config else model
+            first = shapes[0] if shapes else f"missing {missing[:3]}, unexpected {unexpected[:3]}"
+            hint = "" if config else ("; a run's own checkpoint needs its config: --config "
+                                      "work/runs/<run id>/<config>.py")
+            raise CheckpointError(f"{checkpoint} does not fit {what} ({len(shapes)} shape mismatch(es); first: "
+                                  f"{first}){hint}")
+        backbone.load_state_dict(own)
         return backbone
     return vidtr.load_released(model, checkpoint, trust=trust).backbone
 
 
 def rollout_figure(video: str, model: str, out_dir: str, *, checkpoint: Optional[str] = None,
-                   layers=(4, 8, 12), fraction: float = 0.3, trust: bool = False) -> list[Path]:
+                   config: Optional[str] = None, layers=(4, 8, 12), fraction: float = 0.3,
+                   trust: bool = False) -> list[Path]:
     """PNG grid (rows: frames, then spatial and spatio-temporal masks per layer) and a GIF."""
     import matplotlib
 
@@ -68,9 +88,17 @@ def rollout_figure(video: str, model: str, out_dir: str, *, checkpoint: Optional
     import vidtr
     from vidtr.rollout import attention_rollout, top_fraction
 
-    backbone = load_backbone(model, checkpoint, trust)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a directory")
+    backbone = load_backbone(model, checkpoint, trust, config)
     spec = backbone.spec
-    _, interval = vidtr.clip_of(model)
+    if config is None:
+        _, interval = vidtr.clip_of(model)
+    else:  # the run's own clip: its test pipeline's frame interval
+        from mmengine.config import Config
+
+        interval = vidtr.view_of(Config.fromfile(config).test_dataloader.dataset.pipeline)["frame_interval"]
     frames, clip = load_clip(video, spec.num_frames, interval, spec.img_size)
     maps = attention_rollout(backbone, clip, layers)
     T = spec.tokens_t
@@ -96,7 +124,6 @@ def rollout_figure(video: str, model: str, out_dir: str, *, checkpoint: Optional
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{model}: attention rollout, top {fraction:.0%} highlighted ({Path(video).name})", fontsize=9)
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = out / f"rollout_{model}_{Path(video).stem}.png"
     fig.savefig(png, dpi=120, bbox_inches="tight")

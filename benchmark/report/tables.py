@@ -209,6 +209,7 @@ def write_reports(table_id: str, home: Path, *, out: Optional[Path] = None, fmt:
     """``vidtr-bench report``: one table (printed, or written to ``out``), or ``all`` of the
     paper's (the six Table 4 ablations in one file, Figure 3 beside Table 2, Table A.4)."""
     ids = list(TABLES) + ["A.4"] if table_id == "all" else [table_id]
+    ablations = []  # with 'all', the six Table 4 ablations go into one page, written once
     for tid in ids:
         if tid == "A.4":
             per_class_report(home, out, runs=runs, classes=classes, top=top, say=say)
@@ -218,14 +219,10 @@ def write_reports(table_id: str, home: Path, *, out: Optional[Path] = None, fmt:
             say(render(df, fmt), end="")
             continue
         if tid in ABLATIONS and table_id == "all":
-            first = tid == ABLATIONS[0]
-            text = ("# Table 4: ablations\n\n" if first and fmt == "md" else "") + render(df, fmt) + "\n"
-            path = out / f"ablations.{fmt}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "w" if first else "a") as f:
-                f.write(text)
+            ablations.append(render(df, fmt) + "\n")
             if tid == ABLATIONS[-1]:
-                say(f"wrote {path}")
+                head = "# Table 4: ablations\n\n" if fmt == "md" else ""
+                say(f"wrote {write_output(out / f'ablations.{fmt}', head + ''.join(ablations))}")
         else:
             stem = "table_" + tid.replace(".", "")
             say(f"wrote {write_table(df, out, stem, fmt)}")

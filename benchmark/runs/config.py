@@ -44,3 +44,21 @@ def total_batch(cfg, world_size: int) -> Optional[int]:
         return None
     accumulate = (cfg.get("optim_wrapper") or {}).get("accumulative_counts", 1)
     return int(cfg.train_dataloader.batch_size) * int(world_size) * int(accumulate)
+
+
+def check_trains(cfg, what: str) -> None:
+    """A config that asks for training (``train_cfg`` set) must train: a schedule of at least one
+    epoch or iteration and a batch of at least one clip. Otherwise mmengine runs no training step
+    and the run would record the scores of an untrained model; refused here, naming the option."""
+    train = cfg.get("train_cfg")
+    if not train:
+        return
+    loop = str(train.get("type", "EpochBasedTrainLoop"))
+    key = "max_iters" if "Iter" in loop or ("max_iters" in train and "max_epochs" not in train) else "max_epochs"
+    value = train.get(key)
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{what}: train_cfg.{key}={value!r}: expected a whole number >= 1 (with it, the run would "
+                         "train nothing and record an untrained model; to test only, give a config without train_cfg)")
+    batch = (cfg.get("train_dataloader") or {}).get("batch_size")
+    if batch is not None and (type(batch) is not int or batch < 1):
+        raise ValueError(f"{what}: train_dataloader.batch_size={batch!r}: expected a whole number >= 1")

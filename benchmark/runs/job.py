@@ -4,9 +4,11 @@ written atomically. A record is the contract with the reports: they never read l
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import faulthandler
 import hashlib
+import io
 import json
 import os
 import time
@@ -17,11 +19,16 @@ import numpy as np
 
 from ..data.datasets import check_annotations, head_num_classes
 from ..files import atomic_write
-from .config import load_config, total_batch
+from .config import check_trains, load_config, total_batch
+from .hooks import Diverged
 from .metrics import scores_file_metrics
 from .records import SCORES, Record, definition_hash, make_record, read_record, write_record
 from .spec import CHECKPOINT_OF, DATA_ROOT, RunSpec, run_dir
 from .state import IN_FLIGHT, run_lock, status
+
+# modules a run's saved config must import so that mmaction2's own tools can build it: the
+# harness's dataset (CheckedVideoDataset) and its hooks
+TOOL_IMPORTS = ("vidtr", "benchmark.data.datasets", "benchmark.runs.hooks")
 
 
 def _resolve(value, spec: RunSpec, home: Path):
@@ -55,8 +62,13 @@ def build_config(spec: RunSpec, home: Path, resolve: bool = True):
                       f"run {spec.run_id}: override")
     wd = run_dir(home, spec)
     cfg.work_dir = str(wd)
-    # every run's checkpoints load with torch's weights-only unpickler (baselines' zoo configs too)
-    cfg.default_hooks = dict(cfg.get("default_hooks") or {}, plain_checkpoint=dict(type="PlainCheckpointHook"))
+    # every run's checkpoints load with torch's weights-only unpickler (baselines' zoo configs too),
+    # and a run whose loss stops being finite stops there (runs/hooks.py)
+    cfg.default_hooks = dict(cfg.get("default_hooks") or {}, plain_checkpoint=dict(type="PlainCheckpointHook"),
+                             finite_loss=dict(type="FiniteLossHook"))
+    imports = dict(cfg.get("custom_imports") or {})
+    imports["imports"] = list(dict.fromkeys([*imports.get("imports", []), *TOOL_IMPORTS]))
+    cfg.custom_imports = dict(imports, allow_failed_imports=imports.get("allow_failed_imports", False))
     cfg.randomness = dict(seed=spec.seed, deterministic=False)
     for split in ("train", "val", "test"):
         ds = cfg.get(f"{split}_dataloader", {}) or {}
@@ -71,12 +83,18 @@ def _dump_file(wd: Path) -> Path:
 
 
 def _save_scores(wd: Path, dataset, multi_class: bool) -> dict:
-    """DumpResults' pickle -> scores.npz (scores, labels, videos) in test-set order."""
+    """DumpResults' pickle -> scores.npz (scores, labels, videos) in test-set order; the pickle
+    is removed (the scores file holds the same scores, and one file is the record's source).
+    Scores that are not all finite (a model that diverged without a NaN loss) fail the run."""
     import pickle
 
     with open(_dump_file(wd), "rb") as f:
         preds = pickle.load(f)
     scores = np.stack([np.asarray(p["pred_score"], dtype=np.float32) for p in preds])
+    bad = int((~np.isfinite(scores)).any(axis=1).sum())
+    if bad:
+        raise Diverged(f"the trained model's test scores are not finite for {bad} of {len(scores)} videos: "
+                       "no record is written")
     labels = [np.asarray(p["gt_label"]).ravel() for p in preds]
     if multi_class:
         targets = np.zeros_like(scores, dtype=np.int8)
@@ -92,14 +110,81 @@ def _save_scores(wd: Path, dataset, multi_class: bool) -> dict:
     info = getattr(dataset, "get_data_info", None) or dataset.data_list.__getitem__
     videos = np.array([info(i)["filename"] for i in range(len(preds))])
     np.savez_compressed(wd / SCORES, scores=scores, labels=labels_arr, videos=videos)
+    _dump_file(wd).unlink()
     return dict(scores=scores, labels=labels_arr)
+
+
+def _write_tool_config(cfg, wd: Path, name: str) -> None:
+    """The run's config as mmaction2's tools should read it, over the one mmengine's Runner just
+    dumped into the run's directory: no ``work_dir`` (a tool pointed at it writes into
+    ``--work-dir`` or ./work_dirs, never into the run) and no DumpResults, resume or launcher
+    of this attempt; data paths and the checkpoint it starts from resolved."""
+    cfg = copy.deepcopy(cfg)
+    cfg.pop("work_dir", None)
+    for split in ("train", "val", "test"):  # the dataset's bad-video and last-video files: the run's own
+        ds = (cfg.get(f"{split}_dataloader") or {}).get("dataset") or {}
+        ds.pop("bad_videos_file", None)
+    atomic_write(wd / name, cfg.pretty_text)
+
+
+def _loadable(path: Path) -> str:
+    """'' when ``path`` opens as a torch checkpoint, else why not (a cut or emptied file)."""
+    import torch
+
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return ""
+    except Exception as e:  # noqa: BLE001 - torch raises RuntimeError, EOFError, OSError, pickle errors...
+        return f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+
+
+def _checkpoint_number(p: Path) -> int:
+    digits = "".join(c for c in p.stem.split("_")[-1] if c.isdigit())
+    return int(digits) if digits else -1
+
+
+def _resume_point(spec: RunSpec, wd: Path, say=print) -> Optional[str]:
+    """The checkpoint an interrupted attempt resumes from: mmengine's last one, or, when that one
+    is damaged (cut short, emptied: a full disk or a kill during the save), the newest intact
+    one before it, saying so; the damaged file is moved aside as ``<name>.corrupt-<time>``.
+    None: start from the beginning (no checkpoint, or none intact)."""
+    last = _last_checkpoint(wd)
+    if last is None:
+        return None
+    chosen, bad = Path(last), []
+    candidates = [chosen] + sorted((p for p in wd.glob("*.pth") if p != chosen), key=_checkpoint_number, reverse=True)
+    for path in candidates:
+        why = _loadable(path) if path.exists() else "missing"
+        if not why:
+            break
+        bad.append((path, why))
+    else:
+        path = None
+    for p, why in bad:
+        note = f"run {spec.run_id}: checkpoint {p} is damaged ({why})"
+        if p.exists():
+            aside = p.with_name(f"{p.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(p, aside)
+            note += f"; moved it to {aside.name}"
+        say(note)
+        with open(wd / "attempts.log", "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {note}\n")
+    if bad:
+        say(f"run {spec.run_id}: " + (f"resuming from {path.name}, the newest intact checkpoint" if path else
+                                      "no intact checkpoint: training starts from the beginning"))
+    if path is not None and path != Path(last):
+        atomic_write(wd / "last_checkpoint", str(path))
+    return None if path is None else str(path)
 
 
 def execute(spec: RunSpec, home: Path) -> Record:
     """Train and test one run (or score one ensemble); returns its record. A finished run is
     not run again: its record is returned as it is. One process at a time runs a run: its
     first task holds the run's lock throughout (a second executor stops, naming the holder)."""
-    faulthandler.enable()  # a native crash (a decoder's segfault) names itself and its stack in the log
+    try:  # a native crash (a decoder's segfault) names itself and its stack in the log
+        faulthandler.enable()
+    except (AttributeError, ValueError, io.UnsupportedOperation):  # no real stderr (a notebook, a capture)
+        pass
     home = Path(home)
     wd = run_dir(home, spec)
     wd.mkdir(parents=True, exist_ok=True)
@@ -144,8 +229,10 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
     t0 = time.time()
     defined_by = definition_hash(spec)  # at the start: an edit during a long run makes it stale
     cfg = build_config(spec, home)
+    check_trains(cfg, f"run {spec.run_id}")  # a training config that would train nothing: refused
     check_annotations(cfg)  # every split's list file, before anything trains (test lists load only after)
-    resumed_from = _last_checkpoint(wd)
+    tool_cfg = copy.deepcopy(cfg)  # before this attempt's resume, launcher and DumpResults
+    resumed_from = _resume_point(spec, wd)
     if resumed_from is not None:
         # mmengine resumes from load_from when it is set: point it at this run's own last
         # checkpoint, not at the Kinetics-400 checkpoint a fine-tuning run started from
@@ -154,6 +241,8 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
     test_eval = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
     cfg.test_evaluator = test_eval + [dict(type="DumpResults", out_file_path=str(_dump_file(wd)))]
     runner = Runner.from_cfg(cfg)
+    if runner.rank == 0:  # over the config the Runner dumped: tools pointed at it write elsewhere
+        _write_tool_config(tool_cfg, wd, Path(cfg.filename).name)
     runner.load_or_resume()
     if runner.world_size > 1:  # mmengine logs on rank 0 only: each task says where it starts
         print(f"task {runner.rank} of {runner.world_size}: starting at epoch {runner.epoch}, iter {runner.iter}"
@@ -214,6 +303,12 @@ def dist_launcher(cfg) -> str:
 
 
 def _last_checkpoint(wd: Path) -> Optional[str]:
-    """The checkpoint mmengine saved last in a run's directory (its ``last_checkpoint`` file), if any."""
+    """The checkpoint mmengine saved last in a run's directory (its ``last_checkpoint`` file holds an
+    absolute path: read through the run's own directory, so a moved or copied work directory resumes
+    from its own checkpoints), if any."""
     last = wd / "last_checkpoint"
-    return last.read_text().strip() if last.exists() else None
+    if not last.exists():
+        return None
+    path = Path(last.read_text().strip())
+    own = wd / path.name  # a run's checkpoints are in its own directory, wherever it was when saved
+    return str(own if own.exists() else path)

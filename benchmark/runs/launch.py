@@ -11,9 +11,10 @@ from typing import Optional
 
 from slurm import launcher as sl
 
+from .config import check_trains, load_config
 from .job import execute, execute_after
 from .spec import RunSpec, run_dir
-from .state import IN_FLIGHT, MANIFEST, failure_reason, status, update_manifest
+from .state import IN_FLIGHT, MANIFEST, error_line, failure_reason, status, update_manifest
 
 
 def _table_line(cols: list) -> str:
@@ -37,15 +38,18 @@ def _note(home: Path, table: str, run_id: str, out, **entry) -> None:
 
 
 def launch(table: str, specs: list[RunSpec], home: Path, *, executor: str = "local", cluster: Optional[str] = None,
-           dry_run: bool = False, force: bool = False, progress: bool = True, out=print) -> dict:
-    """Launch the runs that have no record yet (all of them with ``force``, the previous attempt
-    moved into ``previous-<time>/`` in each run's directory). Returns run id -> job id / result /
-    error."""
+           dry_run: bool = False, force=False, progress: bool = True, out=print) -> dict:
+    """Launch the runs that have no record yet. ``force``: True reruns every run of ``specs``, a
+    set of run ids only those (``--force --rows R``: the rows asked for, not the finished runs
+    they depend on); the previous attempt moves into ``previous-<time>/`` in each run's directory.
+    A training config that would train nothing is refused before anything starts. Returns run id
+    -> job id / result / error."""
     if executor not in sl.EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid: {', '.join(sl.EXECUTORS)}")
     if executor == "slurm" and cluster is None:
         raise ValueError(f"--executor slurm needs --cluster PROFILE; profiles: {', '.join(sl.list_profiles())}")
     profile = sl.load_profile(cluster) if executor == "slurm" else None
+    forced = {s.run_id for s in specs} if force is True else set(force or ())
     by_id = {s.run_id: s for s in specs}
     states = status(table, specs, home, all_tables=True)
     done = {r["run_id"] for r in states if r["state"] in ("done", "done (stale)")}
@@ -54,14 +58,18 @@ def launch(table: str, specs: list[RunSpec], home: Path, *, executor: str = "loc
     # submitted again, and --force will not pull its directory from under it
     # ("unknown": squeue did not answer, so the job may well be running)
     in_flight = {r["run_id"]: r["state"] for r in states if r["state"] in IN_FLIGHT}
+    for s in specs:  # before anything is submitted or moved: an option that would train nothing, named
+        if s.config and (s.run_id in forced or (s.run_id not in done and s.run_id not in in_flight)):
+            check_trains(load_config(s.config, s.overrides, f"run {s.run_id}: override"), f"run {s.run_id}")
     if executor == "slurm" and not dry_run:  # an unknown partition or impossible job: said before anything goes out
         sl.check_partition(profile, {bool(s.members) for s in specs})
-    if force and in_flight:
-        raise ValueError(f"--force: run(s) {sorted(in_flight)} are still {sorted(set(in_flight.values()))}; "
+    busy = {r: st for r, st in in_flight.items() if r in forced}
+    if busy:
+        raise ValueError(f"--force: run(s) {sorted(busy)} are still {sorted(set(busy.values()))}; "
                          "cancel them first (scancel) or wait")
-    if force:  # rerun from scratch; the previous attempt moves aside, nothing is deleted
+    if forced:  # rerun from scratch; the previous attempt moves aside, nothing is deleted
         stamp = time.strftime("%Y%m%d-%H%M%S-") + f"{time.time_ns() % 10**9:09d}"
-        for s in specs if not dry_run else []:
+        for s in [s for s in specs if s.run_id in forced] if not dry_run else []:
             wd = run_dir(home, s)
             old = [p for p in wd.iterdir() if not p.name.startswith("previous-")] if wd.exists() else []
             if old:
@@ -69,16 +77,17 @@ def launch(table: str, specs: list[RunSpec], home: Path, *, executor: str = "loc
                 keep.mkdir(exist_ok=True)
                 for p in old:
                     shutil.move(str(p), str(keep / p.name))
-        done, outdated = set(), set()
+        done, outdated = done - forced, outdated - forced
     out(_table_line(["run", "row", "model", "dataset", "state"]))
     for s in specs:
         state = ("done, STALE (skipped)" if s.run_id in outdated else "done (skipped)" if s.run_id in done
                  else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
                  else "would launch" if dry_run else "launching")
         out(_table_line([s.run_id, s.row[:26], (s.model or "ensemble")[:22], s.dataset, state]))
-    if outdated and not force:
-        out(f"warning: {len(outdated)} finished run(s) were defined by a config that has changed since they ran; "
-            "their results stay as they are: --force reruns them (the old attempt is kept in previous-<time>/)")
+    if outdated:
+        out(f"warning: {len(outdated)} finished run(s) are stale (their config changed since they ran, or their "
+            "scores file changed after the record: `vidtr-bench status` says which); their results stay as they "
+            "are: --force reruns them (the old attempt is kept in previous-<time>/)")
     todo = [s for s in specs if s.run_id not in done and s.run_id not in in_flight]
     if not todo:
         out(f"table {table}: every run has a record or is running; nothing to launch (--force reruns)")
@@ -105,17 +114,30 @@ def launch(table: str, specs: list[RunSpec], home: Path, *, executor: str = "loc
             out(f"submitted {run_id}: slurm job {job.job_id}")
         return {k: j.job_id for k, j in jobs.items()}
 
+    logs: dict = {}  # run id -> its job's stderr, for a job that died without saying why
+
+    def reason(run_id: str, exc: BaseException) -> str:
+        if type(exc).__name__ != "UncompletedJobError":
+            return failure_reason(exc)
+        # submitit only says the job left no result: its log says why, or the job was killed by a
+        # signal it could not catch (submitit's local controller does not keep the exit status)
+        log = Path(logs[run_id]) if logs.get(run_id) else None
+        said = error_line(log.read_text(errors="replace"), plain=False) if log and log.exists() else ""
+        return said or ("killed by a signal it cannot catch before it could report (SIGKILL: out of memory, or "
+                        "killed by hand); its log ends without an error")
+
     def on_state(task, state, info):
         entry = dict(executor=executor, state=state, launcher_pid=os.getpid())
         if state == "running" and hasattr(info, "job_id"):
             entry.update(job_id=str(info.job_id), stdout=str(info.paths.stdout), stderr=str(info.paths.stderr))
+            logs[task.id] = entry["stderr"]
         if state in ("failed", "skipped"):
-            entry["error"] = failure_reason(info)
+            entry["error"] = reason(task.id, info)
         _note(home, table, task.id, out, **entry)
 
     results = sl.run_locally(tasks, folder, executor, done, on_state, progress)
     for run_id, res in results.items():
-        out(f"{run_id}: " + (f"failed: {failure_reason(res)}" if isinstance(res, BaseException)
+        out(f"{run_id}: " + (f"failed: {reason(run_id, res)}" if isinstance(res, BaseException)
                              else "done " + json.dumps(res.get("metrics", {}))))
     return results
 

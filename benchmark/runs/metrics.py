@@ -15,6 +15,7 @@ None of these functions needs what numpy 2.4 removed (``np.trapz``, ``np.in1d`` 
 elsewhere in mmaction2); the project pins numpy < 2.4 regardless."""
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -45,12 +46,21 @@ def mean_average_precision(scores: np.ndarray, targets: np.ndarray) -> float:
 
 
 def load_scores(path) -> dict:
-    """A scores file (``scores.npz``: scores, labels, videos) as arrays."""
+    """A scores file (``scores.npz``: scores, labels, videos) as arrays; a missing, cut or
+    otherwise unreadable one is a one-line error naming the file."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"scores file {path} is missing")
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+    try:
+        with np.load(path) as z:
+            out = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"scores file {path} is damaged ({type(e).__name__}: {e}); test its run again "
+                         "(launch --force --rows ROW)") from None
+    missing = [k for k in ("scores", "labels", "videos") if k not in out]
+    if missing:
+        raise ValueError(f"scores file {path} has no {', '.join(missing)}; test its run again")
+    return out
 
 
 def scores_file_metrics(path) -> dict:

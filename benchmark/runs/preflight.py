@@ -13,43 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from ..data.datasets import EXPECTED_VIDEOS as EXPECTED
 from ..files import atomic_write
 from ..formatting import render_table
 from .spec import DATA_ROOT, RunSpec
 from .tables import table_runs
 
-# Videos each split of each dataset has in the paper's era (split 1 for UCF-101 and HMDB-51),
-# keyed by the list file's name (<root>/<dataset>/<split>_list.txt); (count, source).
-EXPECTED = {
-    "kinetics400": {
-        # Kay et al. 2017 (arXiv:1705.06950): 306,245 clips, 50 per class validation and 100 per class
-        # test, so 246,245 train as listed; YouTube deletions leave fewer to download
-        "train": (246_245, "Kay et al. 2017 (as listed; fewer remain downloadable)"),
-        # what the copies papers of 2020-21 trained on had left of the 20,000 listed
-        "val": (19_800, "about 19.8k in the paper's era (20,000 listed, Kay et al. 2017)"),
-    },
-    "kinetics700": {
-        # Carreira et al. 2019 (arXiv:1907.06987): 50 validation clips per class; the training count
-        # is not given here, it varies with what is still downloadable
-        "val": (35_000, "Carreira et al. 2019: 50 per class (as listed)"),
-    },
-    "sthv2": {  # Goyal et al. 2017, the v2 release's train/validation JSON files
-        "train": (168_913, "Something-Something V2 release"),
-        "val": (24_777, "Something-Something V2 release"),
-    },
-    "charades": {  # Sigurdsson et al. 2016, Charades_v1_train.csv / Charades_v1_test.csv
-        "train": (7_985, "Charades v1 release"),
-        "val": (1_863, "Charades v1 release"),
-    },
-    "ucf101": {  # Soomro et al. 2012, trainlist01.txt / testlist01.txt
-        "train": (9_537, "UCF-101 split 1"),
-        "val": (3_783, "UCF-101 split 1"),
-    },
-    "hmdb51": {  # Kuehne et al. 2011, *_test_split1.txt (70 train / 30 test per class)
-        "train": (3_570, "HMDB-51 split 1"),
-        "val": (1_530, "HMDB-51 split 1"),
-    },
-}
 COUNT_TOLERANCE = 0.05  # more than this short of the expected count: said so in the summary
 PROBLEMS = ("missing", "empty", "truncated", "unreadable")  # kinds of a video that cannot be used
 
@@ -282,7 +251,7 @@ def check_data(table_id: str, home: Path, data_root: str, *, rows: Optional[list
     reports, entries = [], {}
     for ann, need in needs.items():
         try:
-            entries[ann] = read_list_file(ann, need.multi_class, need.num_classes, max_errors=5)
+            entries[ann] = read_list_file(ann, need.multi_class, need.num_classes, max_errors=5, unique=need.tested)
         except (AnnotationError, FileNotFoundError) as e:
             rep = ListReport(need, error=str(e))
             rep.blocking.append(str(e))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -19,12 +20,17 @@ from .spec import RunSpec, run_dir
 
 RECORD = "record.json"
 SCORES = "scores.npz"
+# the record's fields that name files of its run: stored relative to the run's directory and
+# resolved on read, so a work directory moved with `mv` stays valid
+PATH_FIELDS = ("scores_file", "checkpoint", "resumed_from")
 
 
 class _RecordOptional(TypedDict, total=False):
     bad_videos: dict  # split -> videos skipped as unreadable
     checkpoint: Optional[str]  # the run's final checkpoint (fine-tuning starts from it)
     resumed_from: Optional[str]  # the checkpoint an interrupted attempt resumed from
+    scores_sha256: str  # of the scores file when the record was written: a changed file makes it stale
+    scores_bytes: int
     attempts: int
     world_size: int
     total_batch: Optional[int]  # clips per optimizer step (batch_size x world_size), None: no training
@@ -57,23 +63,67 @@ def make_record(spec: RunSpec, home: Path, *, metrics: dict, num_test_videos: in
                 definition_hash: str, wall_time_s: float, model: Optional[str] = None,
                 device: Optional[str] = None, **extra) -> Record:
     """The one way a record is built (runs and ensembles alike): the spec's identity, the
-    results, and this process's provenance."""
+    results, and this process's provenance. Every metric must be a finite number: a record is
+    written only for a model that trained and tested with finite numbers."""
     env = environment()
     unknown = set(extra) - set(_RecordOptional.__annotations__)
     if unknown:
         raise TypeError(f"record fields {sorted(unknown)} are not part of Record")
+    bad = {k: v for k, v in metrics.items() if not _finite_number(v)}
+    if bad:
+        raise ValueError(f"run {spec.run_id}: metrics {bad} are not finite numbers: no record is written")
+    wd = run_dir(home, spec)
+    scores = wd / SCORES
+    for key in ("checkpoint", "resumed_from"):  # relative to the run's directory where inside it
+        if extra.get(key):
+            extra[key] = _relative(extra[key], wd)
     return Record(run_id=spec.run_id, table=spec.table, row=spec.row, model=spec.model if model is None else model,
                   dataset=spec.dataset, protocol=spec.protocol, seed=spec.seed, spec=spec.to_dict(), metrics=metrics,
-                  num_test_videos=num_test_videos, scores_file=str(run_dir(home, spec) / SCORES),
+                  num_test_videos=num_test_videos, scores_file=SCORES, scores_sha256=file_sha256(scores),
+                  scores_bytes=scores.stat().st_size,
                   config_hash=config_hash, definition_hash=definition_hash, code_version=code_version(),
                   versions=env["versions"], device=env["device"] if device is None else device,
                   wall_time_s=round(wall_time_s, 2), finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"), **extra)
 
 
-def read_json_object(path: Path, what: str, required: tuple = ()) -> Optional[dict]:
+def _finite_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _relative(path: str, wd: Path) -> str:
+    p = Path(path)
+    try:
+        return str(p.relative_to(wd)) if p.is_absolute() else path
+    except ValueError:  # outside the run's directory (a local checkpoint given as load_from): as it is
+        return path
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_record(data: dict) -> None:
+    """What a report needs of a record, checked when it is read: a hand-edited or damaged record
+    is named and set aside instead of failing a whole table's status or report."""
+    if not isinstance(data.get("metrics"), dict):
+        raise ValueError(f"'metrics' is a {type(data.get('metrics')).__name__}, expected a mapping of metric -> "
+                         "number")
+    bad = {k: v for k, v in data["metrics"].items() if not _finite_number(v)}
+    if bad:
+        raise ValueError(f"metrics {bad} are not finite numbers")
+    for key in ("run_id", "scores_file"):
+        if not isinstance(data.get(key), str):
+            raise ValueError(f"'{key}' is {data.get(key)!r}, expected a string")
+
+
+def read_json_object(path: Path, what: str, required: tuple = (), check=None) -> Optional[dict]:
     """A JSON object written by us; a corrupt or truncated one (or one without the
-    ``required`` keys) is named, moved aside as ``<name>.corrupt-<time>`` and read as missing,
-    so it never blocks a table."""
+    ``required`` keys, or one ``check`` refuses with a ValueError) is named, moved aside as
+    ``<name>.corrupt-<time>`` and read as missing, so it never blocks a table."""
     if not path.exists():
         return None
     try:
@@ -83,23 +133,58 @@ def read_json_object(path: Path, what: str, required: tuple = ()) -> Optional[di
         missing = [k for k in required if k not in data]
         if missing:
             raise ValueError(f"no {', '.join(missing)}")
+        if check is not None:
+            check(data)
         return data
     except (ValueError, UnicodeDecodeError) as e:
         aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         os.replace(path, aside)
-        print(f"warning: {what} {path} is corrupt ({str(e)[:120]}); moved it to {aside.name}", file=sys.stderr)
+        print(f"warning: {what} {path} is corrupt ({str(e)[:160]}); moved it to {aside.name}", file=sys.stderr)
         return None
 
 
 def write_record(home: Path, record: Record) -> Record:
-    atomic_write(run_dir(home, record["run_id"]) / RECORD, json.dumps(record, indent=1))
-    return record
+    """Write the record atomically; returns it as :func:`read_record` gives it (paths resolved)."""
+    wd = run_dir(home, record["run_id"])
+    atomic_write(wd / RECORD, json.dumps(record, indent=1))
+    return _resolved(record, wd)
 
 
 def read_record(home: Path, spec_or_id) -> Optional[Record]:
-    """The run's record, or None: not finished, or its record was corrupt (moved aside; launching
-    the table again tests the run again from its last checkpoint)."""
-    return read_json_object(run_dir(home, spec_or_id) / RECORD, "record", required=("run_id", "metrics"))
+    """The run's record, its file paths resolved against the run's directory (``mv`` of a work
+    directory keeps records valid; a record written with absolute paths that no longer exist is
+    read through the run's own directory); or None: not finished, or its record was corrupt
+    (moved aside, named; launching the table again tests the run again from its last checkpoint)."""
+    wd = run_dir(home, spec_or_id)
+    data = read_json_object(wd / RECORD, "record", required=("run_id", "metrics"), check=_check_record)
+    return None if data is None else _resolved(data, wd)
+
+
+def _resolved(record: dict, wd: Path) -> dict:
+    out = dict(record)
+    for key in PATH_FIELDS:
+        value = out.get(key)
+        if not value:
+            continue
+        p = Path(value)
+        if not p.is_absolute():
+            out[key] = str(wd / p)
+        elif (wd / p.name).exists():  # an older record's absolute path: the run's own file, wherever it is now
+            out[key] = str(wd / p.name)
+    return out
+
+
+def scores_changed(record: dict) -> str:
+    """Why a record no longer matches its scores file ('' when it does): the file is gone, or its
+    bytes changed since the record was written (another tool wrote over it)."""
+    path = Path(record["scores_file"])
+    if not path.exists():
+        return f"its scores file {path} is missing"
+    if "scores_sha256" not in record:  # written before records held the digest
+        return ""
+    if path.stat().st_size != record.get("scores_bytes") or file_sha256(path) != record["scores_sha256"]:
+        return f"its scores file {path} changed after the record was written"
+    return ""
 
 
 def definition_hash(spec: RunSpec) -> str:
@@ -112,12 +197,18 @@ def definition_hash(spec: RunSpec) -> str:
     return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def stale(spec: RunSpec, record: Record) -> bool:
-    """A finished run whose config (or overrides) changed since it started, or whose config can
-    no longer be read. Records written before the definition hash existed are taken as current."""
+def stale_reason(spec: RunSpec, record: Record) -> str:
+    """Why a finished run's record is not current ('' when it is): its config (or overrides)
+    changed since it started, its config can no longer be read, or its scores file no longer
+    matches the record. Records written before the definition hash existed are taken as defined."""
+    changed = scores_changed(record)
+    if changed:
+        return changed + " (--force tests it again)"
     if not record.get("definition_hash"):
-        return False
+        return ""
     try:
-        return record["definition_hash"] != definition_hash(spec)
+        if record["definition_hash"] == definition_hash(spec):
+            return ""
     except Exception:  # noqa: BLE001 - renamed, deleted or broken config: what the run was is no longer on disk
-        return True
+        pass
+    return "its config or overrides changed since it ran, or its config is unreadable (--force reruns)"

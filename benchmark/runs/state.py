@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..files import atomic_write
-from .records import read_json_object, read_record, stale
+from .records import read_json_object, read_record, stale_reason
 from .spec import RunSpec
 
 MANIFEST = "launch.json"  # <home>/<table>/launch.json: which executor/job runs which run
@@ -82,15 +82,25 @@ _NOISE = re.compile(r"Warning\b|^warnings\.warn|^File \"|^\^|^-+$|^Traceback|^[\
                     r"|^Error stream produced:$")
 
 
-def error_line(text: str) -> str:
-    """The line a person wants from a traceback or a log: the last exception ('SomethingError:
-    ...'); else the signal a native crash died of (faulthandler's 'Fatal Python error:
-    Segmentation fault' -> 'killed by SIGSEGV', with the last video the log names); else the
-    last line that is neither a warning nor a line of code."""
+# the harness's own exceptions whose message is the whole reason ('diverged at epoch 2 iter 7 (loss nan)')
+_SELF_EXPLAINING = re.compile(r"^(?:[\w.]*\.)?(Diverged|KilledBySignal): ")
+
+
+def error_line(text: str, plain: bool = True) -> str:
+    """The line a person wants from a traceback or a log: a full disk, said plainly (it also cuts
+    the log short); the last exception ('SomethingError: ...', or the bare message of the
+    harness's own Diverged and KilledBySignal); else the signal a
+    native crash died of (faulthandler's 'Fatal Python error: Segmentation fault' -> 'killed by
+    SIGSEGV', with the last video the log names); else (``plain``) the last line that is neither a
+    warning nor a line of code."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    exceptions = [ln for ln in lines if _EXCEPTION.match(ln) and "Warning" not in ln.split(":")[0]]
+    if any("No space left on device" in ln for ln in lines):  # a full disk cuts the log itself short
+        return ("no space left on device (the disk the run writes to is full: free space, then launch again; it "
+                "resumes from its last intact checkpoint)")
+    exceptions = [ln for ln in lines if (_EXCEPTION.match(ln) or _SELF_EXPLAINING.match(ln))
+                  and "Warning" not in ln.split(":")[0]]
     if exceptions:
-        return exceptions[-1][:300]
+        return _SELF_EXPLAINING.sub("", exceptions[-1])[:300]
     fatal = [m.group(1) for ln in lines if (m := _FATAL.search(ln))]
     if fatal or any(ln in ("Killed", "Segmentation fault (core dumped)") for ln in lines):
         cause = fatal[-1] if fatal else lines[-1]
@@ -100,8 +110,10 @@ def error_line(text: str) -> str:
         videos = [m.group(0) for ln in lines if (m := re.search(r"\S+\.(mp4|avi|mkv|webm|mov)\b", ln))]
         where = f" (last video named in the log: {videos[-1]})" if videos else ""
         return f"killed by {signal or cause}{where}"[:300]
-    plain = [ln for ln in lines if not _NOISE.search(ln) and not ln.startswith(("/", "-"))]
-    return (plain or [""])[-1][:300]
+    if not plain:
+        return ""
+    rest = [ln for ln in lines if not _NOISE.search(ln) and not ln.startswith(("/", "-"))]
+    return (rest or [""])[-1][:300]
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -170,9 +182,9 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
         rec = read_record(home, s)
         if rec is not None:
             row.update(state="done", metrics=" ".join(f"{k}={v:.1f}" for k, v in rec["metrics"].items()))
-            if stale(s, rec):
-                row.update(state="done (stale)", error="its config or overrides changed since it ran, or its config "
-                                                       "is unreadable (--force reruns)")
+            why = stale_reason(s, rec)
+            if why:
+                row.update(state="done (stale)", error=why)
         elif entry.get("executor") == "slurm" and queue is None:
             row.update(state="unknown", error=f"squeue did not answer (failed or timed out), so the state of slurm job "
                                               f"{row['job_id']} is unknown; check `squeue -j {row['job_id']}` (is "
@@ -186,6 +198,9 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
             else:
                 row.update(state="failed",
                            error=_last_error(entry.get("stderr")) or "job left the queue without a record")
+        elif entry.get("state") == "done":  # finished once, but its record is gone (corrupt, moved aside)
+            row.update(state="failed", error="finished, but its record is missing or was corrupt (moved aside); "
+                                             "launching again tests it again from its last checkpoint")
         elif entry:
             row["state"] = entry.get("state", "unknown")
             pid = entry.get("job_id") if entry.get("executor") == "local" else entry.get("launcher_pid")

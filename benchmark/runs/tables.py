@@ -166,5 +166,18 @@ def table_runs(table_id: str, data_root: str = "", rows: Optional[list] = None, 
         bad = [r for r in rows if r not in known]
         if bad:
             raise KeyError(f"table {table_id} has no row(s) {bad}; valid rows: {', '.join(known)}")
-        specs = [s for s in specs if s.row in rows]
+        specs = with_dependencies(specs, {s.run_id for s in specs if s.row in rows})
     return specs
+
+
+def with_dependencies(specs: list[RunSpec], chosen: set) -> list[RunSpec]:
+    """The specs in ``chosen`` and every run they depend on (an ensemble's members, the Kinetics-400
+    run a fine-tune starts from), in launch order: a row asked for brings what it needs."""
+    by_id = {s.run_id: s for s in specs}
+    needed, todo = set(), list(chosen)
+    while todo:
+        run_id = todo.pop()
+        if run_id not in needed and run_id in by_id:
+            needed.add(run_id)
+            todo += list(by_id[run_id].depends_on)
+    return [s for s in specs if s.run_id in needed]

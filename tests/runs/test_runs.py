@@ -4,12 +4,17 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 from benchmark.cli import main
 from benchmark.runs.ensemble import average_scores
-from benchmark.runs.records import RECORD, definition_hash, read_record, stale
+from benchmark.runs.records import RECORD, definition_hash, read_record, stale_reason
 from benchmark.runs.spec import CHECKPOINT_OF
 from benchmark.runs.tables import build_table_data, table_runs
+
+
+def stale(spec, record) -> bool:
+    return bool(stale_reason(spec, record))
 
 
 def _by_row(specs):
@@ -188,9 +193,11 @@ def test_a_resumed_fine_tuning_run_resumes_its_own_checkpoint(tmp_path, monkeypa
     k400, k700 = table_runs("5", str(tmp_path), rows=["VidTr-S"])
     (tmp_path / "runs" / k400.run_id).mkdir(parents=True)
     (tmp_path / "runs" / k400.run_id / "record.json").write_text(
-        json.dumps({"run_id": k400.run_id, "metrics": {}, "checkpoint": "/k400/epoch_50.pth"}))
+        json.dumps({"run_id": k400.run_id, "metrics": {}, "scores_file": "scores.npz",
+                    "checkpoint": "/k400/epoch_50.pth"}))
     wd = tmp_path / "runs" / k700.run_id
     wd.mkdir(parents=True)
+    torch.save({"state_dict": {}}, wd / "epoch_7.pth")  # an intact checkpoint: resumed from as it is
     (wd / "last_checkpoint").write_text(str(wd / "epoch_7.pth"))
     seen = {}
 
@@ -236,8 +243,10 @@ def test_a_finished_run_whose_config_changed_is_flagged_stale_never_rerun_silent
     spec = RunSpec(table="t", row="r", model="m", config=str(config), dataset="kinetics400",
                    overrides={"model.depth": 3, "data": "{data_root}/k400"}, data_root=str(tmp_path / "a"))
     moved = RunSpec(**dict(spec.to_dict(), data_root=str(tmp_path / "b")))
-    record = dict(run_id=spec.run_id, metrics={"top1": 50.0}, definition_hash=definition_hash(spec))
     run_dir(tmp_path, spec).mkdir(parents=True)
+    np.savez(run_dir(tmp_path, spec) / "scores.npz", scores=np.eye(2), labels=np.arange(2), videos=np.array(["a", "b"]))
+    record = dict(run_id=spec.run_id, metrics={"top1": 50.0}, definition_hash=definition_hash(spec),
+                  scores_file=str(run_dir(tmp_path, spec) / "scores.npz"))
     (run_dir(tmp_path, spec) / RECORD).write_text(json.dumps(record))
     assert not stale(moved, record) and status("t", [spec], tmp_path)[0]["state"] == "done"  # data moved: same run
     assert stale(spec, dict(record, definition_hash=None)) is False  # records from before the hash: current
@@ -280,12 +289,13 @@ def test_a_fine_tune_whose_kinetics_run_left_no_checkpoint_is_refused_by_name(tm
 
     k400, k700 = table_runs("5", "/d", rows=["VidTr-S"])
     run_dir(tmp_path, k400).mkdir(parents=True)
-    (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(dict(run_id=k400.run_id, metrics={}, checkpoint=None)))
+    (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(dict(run_id=k400.run_id, metrics={}, checkpoint=None,
+                                                                  scores_file="scores.npz")))
     with pytest.raises(FileNotFoundError, match=f"fine-tunes from run {k400.run_id}, which left no checkpoint"):
         _resolve(k700.overrides["load_from"], k700, tmp_path)
     ckpt = tmp_path / "epoch_1.pth"
     ckpt.write_bytes(b"x")
-    record = dict(run_id=k400.run_id, metrics={}, checkpoint=str(ckpt))
+    record = dict(run_id=k400.run_id, metrics={}, checkpoint=str(ckpt), scores_file="scores.npz")
     (run_dir(tmp_path, k400) / RECORD).write_text(json.dumps(record))
     assert _resolve(k700.overrides["load_from"], k700, tmp_path) == str(ckpt)
 
