@@ -79,8 +79,11 @@ def _options(p, *, table_help=None, workdir=False, quiet=False, cfg_options=Fals
         p.add_argument("--workdir", help=WORKDIR_HELP)
     if data_root:
         p.add_argument("--data-root", help="dataset root (default $VIDTR_DATA_ROOT; smoke/demo: under the workdir)")
-    if seed:
-        p.add_argument("--seed", type=_seed, default=0)
+    if seed:  # a seed is an axis: each seed a run of its own
+        g = p.add_mutually_exclusive_group()
+        g.add_argument("--seed", type=_seed, help="one seed (default: the table's own: 0; the demo's 0 1 2)")
+        g.add_argument("--seeds", type=_seed, nargs="+", metavar="SEED",
+                       help="several seeds, each a run of its own; reports show mean ± std (n)")
     if cfg_options:
         p.add_argument("--cfg-options", nargs="+", action=_CfgOptions, default={}, metavar="KEY=VALUE",
                        help="mmengine config overrides for every selected run, as mmaction2's tools take them "
@@ -129,7 +132,7 @@ def _home_and_data(args, need_data: bool):
 def _table_runs(args, data_root: str):
     from .runs.tables import table_runs
 
-    return table_runs(args.table, data_root, args.rows, args.seed, args.cfg_options)
+    return table_runs(args.table, data_root, args.rows, args.seed, args.cfg_options, seeds=args.seeds)
 
 
 # --- complexity ------------------------------------------------------------------------------
@@ -191,12 +194,12 @@ def _add_launch(sub) -> None:
 
 def _launch(args) -> int:
     from .runs.launch import launch, wait
-    from .runs.tables import build_table_data
+    from .runs.tables import build_table_data, table_seeds
 
     home, data_root = _home_and_data(args, need_data=not args.dry_run)
     specs = _table_runs(args, data_root)
     if not args.dry_run:
-        build_table_data(args.table, data_root, args.seed)
+        build_table_data(args.table, data_root, table_seeds(args.table, args.seed, args.seeds)[0])
     # --force with --rows reruns those rows, not the finished runs they depend on
     force = {s.run_id for s in specs if s.row in args.rows} if args.force and args.rows else args.force
     results = launch(args.table, specs, home, executor=args.executor, cluster=args.cluster, dry_run=args.dry_run,
@@ -232,13 +235,14 @@ def _status(args) -> int:
 def _add_report(sub) -> None:
     rp = sub.add_parser("report", help="a table's results beside the paper's (Markdown/LaTeX), and figures")
     rp.add_argument("--table", required=True, help="table id, 'smoke', 'demo', 'A.4' (per-class analysis) or 'all'")
-    rp.add_argument("--format", choices=["md", "tex"], default="md")
+    rp.add_argument("--format", choices=["md", "tex", "csv"], default="md",
+                    help="csv: one line per row, metric and seed (every seed's value)")
     rp.add_argument("--out", help="write files here (default: print)")
     rp.add_argument("--complexity", default="results/complexity", help="where `complexity` wrote its CSVs")
     rp.add_argument("--runs", nargs=2, metavar=("RUN_A", "RUN_B"), help="Table A.4: compare these two run ids")
     rp.add_argument("--classes", help="Table A.4: class names, one per line in label order")
     rp.add_argument("--top", type=_positive_int, default=5, help="Table A.4: classes with the largest gain and loss")
-    _options(rp, workdir=True, cfg_options=True)
+    _options(rp, workdir=True, cfg_options=True, seed=True)
     rp.set_defaults(func=_report)
 
 
@@ -248,7 +252,7 @@ def _report(args) -> int:
 
     write_reports(args.table, bench_home(args.workdir), out=Path(args.out) if args.out else None, fmt=args.format,
                   complexity_dir=Path(args.complexity), runs=args.runs, classes=args.classes, top=args.top,
-                  cfg_options=args.cfg_options)
+                  cfg_options=args.cfg_options, seeds=args.seeds or ([args.seed] if args.seed is not None else None))
     return 0
 
 
@@ -266,9 +270,11 @@ def _add_config(sub) -> None:
 def _config(args) -> int:
     from .runs.preflight import show_config
     from .runs.spec import bench_home
+    from .runs.tables import table_seeds
 
     show_config(args.table, args.row, bench_home(args.workdir), dataset=args.dataset,
-                dump=Path(args.dump) if args.dump else None, seed=args.seed, cfg_options=args.cfg_options,
+                dump=Path(args.dump) if args.dump else None, seeds=table_seeds(args.table, args.seed, args.seeds),
+                cfg_options=args.cfg_options,
                 model=args.model)
     return 0
 
@@ -287,9 +293,30 @@ def _check_data(args) -> int:
 
     home, data_root = _home_and_data(args, need_data=True)
     bad_list = Path(args.list) if args.list else home / "check-data" / f"table_{args.table.replace('.', '')}.txt"
-    reports = check_data(args.table, home, data_root, rows=args.rows, seed=args.seed, cfg_options=args.cfg_options,
+    reports = check_data(args.table, home, data_root, rows=args.rows, seed=args.seed, seeds=args.seeds,
+                         cfg_options=args.cfg_options,
                          workers=args.workers, bad_list=bad_list, progress=not args.quiet)
     return exit_code(reports)
+
+
+def _add_plan(sub) -> None:
+    pl = sub.add_parser("plan", help="what a table will cost before it is launched: distinct runs, order, GPU-hours")
+    pl.add_argument("--table", required=True, help="paper table id (2, 4b, A.2, ...) or 'all'")
+    pl.add_argument("--cluster", help="a cluster profile with gpu_type (v100x64, a100x8, ... or a YAML path): "
+                                      "GPU-hours and wall time on its GPUs")
+    pl.add_argument("--format", choices=["md", "csv"], default="md")
+    pl.add_argument("--out", help="write plan_<table>.<format> here instead of printing")
+    _options(pl, workdir=True, seed=True, quiet=True)
+    pl.set_defaults(func=_plan)
+
+
+def _plan(args) -> int:
+    from .measure.plan import write_plan
+    from .runs.spec import bench_home
+
+    write_plan(args.table, bench_home(args.workdir), seeds=args.seeds or [args.seed or 0], cluster=args.cluster,
+               fmt=args.format, out=Path(args.out) if args.out else None, progress=not args.quiet)
+    return 0
 
 
 # --- rollout, demo, speed --------------------------------------------------------------------
@@ -326,7 +353,8 @@ def _add_demo(sub) -> None:
     de.add_argument("--epochs", type=_positive_int, help="training epochs per model (default: the demo config's)")
     de.add_argument("--clips", type=_positive_int, default=20,
                     help="rendered training clips per class per source group (each also written reversed)")
-    _options(de, workdir=True, seed=True, quiet=True)
+    de.add_argument("--seed", type=_seed, default=0, help="the first of the demo's seeds (and the data's)")
+    _options(de, workdir=True, quiet=True)
     de.set_defaults(func=_demo)
 
 
@@ -391,8 +419,8 @@ def _speed(args) -> int:
 
 # --- the parser and main ---------------------------------------------------------------------
 
-SUBCOMMANDS = (_add_complexity, _add_launch, _add_status, _add_report, _add_config, _add_check_data, _add_rollout,
-               _add_demo, _add_speed)
+SUBCOMMANDS = (_add_complexity, _add_plan, _add_launch, _add_status, _add_report, _add_config, _add_check_data,
+               _add_rollout, _add_demo, _add_speed)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,6 +4,7 @@ writes (paper tables, complexity, the transformers table, speed summaries, check
 goes through it."""
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 import numpy as np
@@ -29,13 +30,18 @@ def latex_tabular(shown: pd.DataFrame, **kwargs) -> str:
     return "".join("{}" + ln if ln.startswith("[") else ln for ln in body.splitlines(keepends=True))
 
 
+# a value over seeds as Markdown writes it: mean ± standard deviation (seeds)
+MEAN_SD = re.compile(r"(?<![\w.])([+-]?\d+(?:\.\d+)?) ± (\d+(?:\.\d+)?) \((\d+)\)")
+
+
 def render_table(shown: pd.DataFrame, fmt: str, column_format: Optional[str] = None) -> str:
     """A frame of display cells as a Markdown table, a LaTeX tabular (``column_format``: LaTeX's
-    column spec, pandas' default when None) or CSV."""
+    column spec, pandas' default when None; a 'mean ± sd (n)' cell as ``$77.7{\\pm}0.2$``) or CSV."""
     if fmt == "md":
         return shown.to_markdown(index=False, disable_numparse=True)
     if fmt == "tex":
-        return latex_tabular(shown, **({"column_format": column_format} if column_format else {}))
+        body = latex_tabular(shown, **({"column_format": column_format} if column_format else {}))
+        return MEAN_SD.sub(lambda m: f"${m.group(1)}{{\\pm}}{m.group(2)}$", body)
     if fmt == "csv":
         return shown.to_csv(index=False)
     raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")

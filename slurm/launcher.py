@@ -24,7 +24,7 @@ import yaml
 PROFILE_DIR = Path(__file__).parent / "profiles"
 REQUIRED_KEYS = ("partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min")
 OPTIONAL_KEYS = ("nodes", "tasks_per_node", "account", "constraint", "qos", "signal_delay_s", "array_parallelism",
-                 "setup", "max_num_timeout")
+                 "setup", "max_num_timeout", "gpu_type")
 EXECUTORS = ("local", "slurm", "debug")
 DEFAULT_SIGNAL_DELAY_S = 120
 
@@ -54,6 +54,7 @@ CHECKS = {
     "account": (_text, "a non-empty one-line string"),
     "constraint": (_text, "a non-empty one-line string"),
     "qos": (_text, "a non-empty one-line string"),
+    "gpu_type": (_text, "the GPU model, e.g. V100, A100, H100 (what `vidtr-bench plan` estimates GPU-hours for)"),
     "setup": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
               "a list of shell commands (strings)"),
 }

@@ -18,21 +18,27 @@ def write_outputs(out: Path, df: pd.DataFrame, per_run: pd.DataFrame, memory: pd
     write_output(out / "demo.csv", df.to_csv(index=False, float_format="%.4g"))
     write_output(out / "runs.csv", per_run.to_csv(index=False, float_format="%.4g"))
     write_output(out / "memory.csv", memory.to_csv(index=False, float_format="%.4g"))
-    write_output(out / "table.md", render(df, memory, data, times))
+    write_output(out / "table.md", render(df, memory, data, times, per_run))
     figure(df, memory, out / "figure", data)
 
 
-def _table(df: pd.DataFrame, key: str) -> pd.DataFrame:
-    """A mini table as the report renders tables: Cells for the metrics, extra columns as text."""
+def _table(df: pd.DataFrame, key: str, per_run: pd.DataFrame) -> pd.DataFrame:
+    """A mini table as the report renders tables: Cells for the metrics (top-1: every seed's run,
+    shown as mean ± sd (seeds) as any report shows seeds), extra columns as text."""
     from ..report.tables import Cell
 
     part = df[df["table"] == key].reset_index(drop=True)
     out = pd.DataFrame({"model": part["model"], "input": "8x32x32", "family": "VidTr family"})
-    for m in ("top1", "gflops", "params_m"):
-        col = "top1_mean" if m == "top1" else m
-        out[m] = [Cell(ours=float(v) if pd.notna(v) else None,
-                       test_videos=int(n) if m == "top1" else None, total_batch=int(b) if m == "top1" else None)
-                  for v, n, b in zip(part[col], part["test_clips"], part["total_batch"])]
+    for m in ("gflops", "params_m"):
+        out[m] = [Cell(ours=float(v) if pd.notna(v) else None) for v in part[m]]
+    top1 = []
+    for label, n, b in zip(part["model"], part["test_clips"], part["total_batch"]):
+        cell = Cell(test_videos=int(n), total_batch=int(b))
+        runs = per_run[(per_run["table"] == key) & (per_run["model"] == label) & (per_run["state"] == "done")]
+        for r in runs.itertuples():
+            cell.add_seed(int(r.seed), float(r.top1), r.run_id)
+        top1.append(cell)
+    out.insert(3, "top1", top1)
     ci = lambda lo, hi: [f"{a:.1f}-{b:.1f}" if pd.notna(a) else "-" for a, b in zip(part[lo], part[hi])]  # noqa: E731
     out["top-1 95% CI"] = ci("top1_ci_low", "top1_ci_high")
     out["motion kind"] = [f"{v:.1f}" if pd.notna(v) else "-" for v in part["kind_top1_mean"]]
@@ -50,7 +56,7 @@ def _table(df: pd.DataFrame, key: str) -> pd.DataFrame:
     return out
 
 
-def render(df: pd.DataFrame, memory: pd.DataFrame, data: dict, times: dict) -> str:
+def render(df: pd.DataFrame, memory: pd.DataFrame, data: dict, times: dict, per_run: pd.DataFrame) -> str:
     """The demo's page: the data, each mini table as the report renders tables, the memory claim,
     and how the numbers were made."""
     from ..report.tables import display
@@ -67,7 +73,7 @@ def render(df: pd.DataFrame, memory: pd.DataFrame, data: dict, times: dict) -> s
              f"{CONFIGS['camera']}, whose initialisers stand in for pre-trained weights; 4d: {CONFIGS['burst']}), "
              f"{int(df['seeds'].max())} seeds per row, each a run.", ""]
     for key in SECTIONS:
-        shown = display(_table(df, key))
+        shown = display(_table(df, key, per_run))
         lines += [f"## {SECTIONS[key][1]}", "", render_table(shown, "md"), ""]
     mem = memory.copy()
     shown = pd.DataFrame({"frames": mem["frames"].astype(str)})

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..runs.config import load_config
+from ..runs.metrics import over_seeds
 from ..runs.records import read_record
 from ..runs.spec import RunSpec
 from .page import write_outputs
@@ -110,7 +111,7 @@ def run_demo(out_dir: str = "results/demo", workdir: Optional[str] = None, *, da
     for task, d in data.items():
         print(f"demo data ({task}): {d['num_train']} train / {d['num_test']} test clips in {d['root']} "
               f"[{time.time() - t0:.0f} s]")
-    specs = runs(root, seed, epochs, seeds)
+    specs = [spec for s in range(seed, seed + seeds) for spec in runs(root, s, epochs)]
     if executor == "slurm":
         launch("demo", specs, home, executor=executor, cluster=cluster, progress=progress)
         deadline = time.time() + wait_s
@@ -166,10 +167,11 @@ def aggregate(specs: list[RunSpec], home: Path, data: dict, out: Path) -> tuple[
                                 train_s=rec["wall_time_s"], config_hash=rec["config_hash"],
                                 code_version=rec["code_version"]))
             shutil.copy(Path(rec["scores_file"]).parent / "record.json", out / "records" / f"{s.run_id}.json")
-        r = dict(table=t, model=label, task=task, seeds=len(top1), test_clips=len(videos) if videos is not None else 0)
+        r = dict(table=t, model=label, task=task, test_clips=len(videos) if videos is not None else 0)
+        # over seeds as every report aggregates them; the interval from the bootstrap over seeds and clips
+        r["top1_mean"], r["top1_seed_sd"], r["seeds"] = over_seeds([100 * x.mean() for x in top1])
         if top1:
-            r["top1_mean"], r["top1_ci_low"], r["top1_ci_high"] = bootstrap_ci(np.stack(top1))
-            r["top1_seed_sd"] = float(np.std([100 * x.mean() for x in top1], ddof=1)) if len(top1) > 1 else np.nan
+            _, r["top1_ci_low"], r["top1_ci_high"] = bootstrap_ci(np.stack(top1))
             r["order_pairs_mean"], r["order_pairs_ci_low"], r["order_pairs_ci_high"] = bootstrap_ci(np.stack(pairs))
             r["kind_top1_mean"], r["kind_top1_ci_low"], r["kind_top1_ci_high"] = bootstrap_ci(np.stack(merged))
         r["total_batch"] = _batch(mine[0])

@@ -39,8 +39,8 @@ TABLE = Table("demo", "mini Tables 4b and 4d on rendered camera motion", "demo",
               tuple(Row(f"{t}: {label}", "vidtr_s_8x8", "8x1", 8, 1, 32) for t, _, label, _ in ROWS))
 
 
-def runs(data_root: str, seed: int = 0, epochs: Optional[int] = None, seeds: int = SEEDS) -> list[RunSpec]:
-    """Rows x seeds runs (seeds ``seed .. seed + seeds - 1``), the seeds of a row one after another."""
+def runs(data_root: str, seed: int = 0, epochs: Optional[int] = None) -> list[RunSpec]:
+    """The runs of every row for one seed (``vidtr-bench`` runs :data:`SEEDS` seeds by default)."""
     from .camera import TASKS
 
     specs = []
@@ -53,8 +53,8 @@ def runs(data_root: str, seed: int = 0, epochs: Optional[int] = None, seeds: int
             common["train_cfg.max_epochs"] = epochs
             common["param_scheduler"] = []
         overrides = {**common, **{f"model.backbone.{k}": v for k, v in extra.items()}}
-        specs += [RunSpec("demo", row.label, row.model, CONFIGS[task], f"demo-{task}", s, overrides=overrides,
-                          data_root=data_root) for s in range(seed, seed + seeds)]
+        specs.append(RunSpec("demo", row.label, row.model, CONFIGS[task], f"demo-{task}", seed, overrides=overrides,
+                             data_root=data_root))
     return specs
 
 
@@ -69,4 +69,4 @@ def build_data(data_root: str, seed: int = 0, clips: int = WINDOWS, test_windows
                                      test_windows=test_windows, **DATA) for task in ("camera", "burst")}
 
 
-GENERATED = register(GeneratedTable(TABLE, DEFAULT_DATA, build_data, runs))
+GENERATED = register(GeneratedTable(TABLE, DEFAULT_DATA, build_data, runs, default_seeds=tuple(range(SEEDS))))

@@ -36,6 +36,9 @@ TF32 = ("none", "fast", "all")  # which implementations may run fp32 matmuls as 
 # vendors' data sheets, matched against torch.cuda.get_device_name(); --peak-tflops overrides.
 BF16_PEAK_TFLOPS = {"H200": 989.4, "H100 PCIe": 756.5, "H100": 989.4, "A100": 312.0, "L40S": 362.1,
                     "A10G": 70.0, "V100": 125.0}
+# and plain fp32 (no TF32: PyTorch leaves TF32 matmuls off by default), for runs without mixed precision
+FP32_PEAK_TFLOPS = {"H200": 66.9, "H100 PCIe": 51.2, "H100": 66.9, "A100": 19.5, "L40S": 91.6, "A10G": 31.2,
+                    "V100": 15.7}
 
 
 def bf16_peak_tflops(gpu: str) -> float:

@@ -4,7 +4,7 @@ Figure 3 (:mod:`.figures`) and the per-class error analysis. Reports read record
 never logs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..files import write_output
 from ..formatting import number, render_table
+from ..runs.metrics import over_seeds
 from ..runs.records import read_record
 from ..runs.spec import RunSpec
 from ..runs.state import status
@@ -30,16 +31,31 @@ ABLATIONS = ("4a", "4b", "4c", "4d", "4e", "4f")
 
 @dataclass
 class Cell:
-    ours: Optional[float] = None
+    ours: Optional[float] = None  # the mean over seeds, when several seeds ran
     paper: Optional[float] = None
     uncertain: bool = False
     state: str = ""  # "running", "pending", "failed", ... when there is no value yet
     test_videos: Optional[int] = None  # of the run behind a run metric: videos it was tested on
     total_batch: Optional[int] = None  # and its total batch size (all GPUs), when its record has it
+    seeds: dict = field(default_factory=dict)  # seed -> (value, run id), every seed's own
 
     @property
     def diff(self) -> Optional[float]:
         return None if self.ours is None or self.paper is None else self.ours - self.paper
+
+    def add_seed(self, seed: int, value: Optional[float], run_id: str) -> None:
+        """One seed's value: ``ours`` becomes the mean over the seeds so far (``over_seeds``)."""
+        if value is None:
+            return
+        self.seeds[seed] = (value, run_id)
+        self.ours = over_seeds(v for v, _ in self.seeds.values())[0]
+
+    def text(self, digits: int) -> str:
+        """The cell as Markdown shows it: '77.7' for one seed, '77.7 ± 0.2 (3)' for several."""
+        mean, sd, n = over_seeds(v for v, _ in self.seeds.values())
+        if n < 2:
+            return number(self.ours, digits)
+        return f"{number(mean, digits)} ± {number(sd, digits)} ({n})"
 
 
 def _records(specs: list[RunSpec], home: Path) -> dict:
@@ -61,11 +77,11 @@ def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir:
     """One row per table row: for each metric, ours / paper / difference, plus run provenance."""
     table = find_table(table_id)
     records = _records(specs, home)
-    states = {r["run_id"]: r["state"] for r in status(table_id, specs, home, all_tables=True)}
+    states = {r["run_id"]: r for r in status(table_id, specs, home, all_tables=True)}
     cx = _complexity(table_id, complexity_dir)
-    main_specs = {}
-    for s in specs:  # the run that scores a row on a dataset (ensembles: the ensemble itself)
-        main_specs.setdefault((s.row, s.dataset), s)
+    main_specs: dict = {}
+    for s in specs:  # the runs that score a row on a dataset, one per seed (ensembles: the ensemble)
+        main_specs.setdefault((s.row, s.dataset), {}).setdefault(s.seed, s)
     out = []
     for row in table.rows:
         rec = dict(model=row.label, input=row.input, family=_family(row))
@@ -75,19 +91,21 @@ def table_frame(table_id: str, specs: list[RunSpec], home: Path, complexity_dir:
             cell = Cell(paper=ref.value if ref else None, uncertain=bool(ref and ref.uncertain))
             if metric in RUN_METRICS or metric == "mean_class":
                 dataset, key = RUN_METRICS.get(metric, (None, metric))
-                spec = next((s for (label, ds), s in main_specs.items()
-                             if label == row.label and (dataset is None or ds == dataset)), None)
-                if spec is not None:
+                by_seed = next((by for (label, ds), by in main_specs.items()
+                                if label == row.label and (dataset is None or ds == dataset)), {})
+                for seed, spec in sorted(by_seed.items()):
                     r = records.get(spec.run_id)
                     if r is not None:
-                        cell.ours = r["metrics"].get(key)
+                        cell.add_seed(seed, r["metrics"].get(key), spec.run_id)
                         cell.test_videos, cell.total_batch = r.get("num_test_videos"), r.get("total_batch")
-                        flag = ", STALE: its config changed since" if states.get(spec.run_id) == "done (stale)" else ""
+                        st = states.get(spec.run_id) or {}
+                        flag = f", STALE: {st['error']}" if st.get("state") == "done (stale)" else ""
                         provenance.append(f"{spec.run_id} (config {r['config_hash']}, code {r['code_version']}{flag})")
                         for i, mm in enumerate((r.get("members") or {}).values(), 1):
-                            rec[f"member {i} {METRICS.get(metric, metric)}"] = mm.get(key)
-                    else:
-                        cell.state = states.get(spec.run_id, "")
+                            col = f"member {i} {METRICS.get(metric, metric)}"
+                            rec[col] = rec.get(col, []) + [mm.get(key)]
+                    elif not cell.state:
+                        cell.state = (states.get(spec.run_id) or {}).get("state", "")
             elif not cx.empty and row.label in cx.index:
                 c = cx.loc[row.label]
                 if metric == "gflops":
@@ -134,7 +152,7 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
         name = METRICS.get(metric, metric)
         cells = df[metric]
         out[name] = [c.state if c.ours is None and c.state in ("running", "pending", "submitted")
-                     else number(c.ours, _digits(metric, c.ours)) for c in cells]
+                     else c.text(_digits(metric, c.ours)) for c in cells]
         if any(c.paper is not None for c in cells):
             out[f"{name} (paper)"] = [number(c.paper) + ("?" if c.uncertain else "") for c in cells]
             out[f"{name} diff"] = [number(c.diff, sign=True) for c in cells]
@@ -146,12 +164,33 @@ def display(df: pd.DataFrame) -> pd.DataFrame:
                 run = group_cells[group]
                 out[f"{groups[metric]}test videos"] = [number(c.test_videos, 0) for c in run]
                 out[f"{groups[metric]}total batch"] = [number(c.total_batch, 0) for c in run]
-    for col in [c for c in df.columns if c.startswith("member ")] + list(df.attrs.get("extra", [])):
+    for col in [c for c in df.columns if c.startswith("member ")]:  # a member's metric, over the seeds
+        out[col] = [number(over_seeds(v)[0]) if isinstance(v, list) else "-" for v in df[col]]
+    for col in df.attrs.get("extra", []):
         out[col] = [v if isinstance(v, str) else number(v) for v in df[col]]
     return out
 
 
+def seed_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Every value behind a table, one line per (row, metric, seed): the CSV a reader recomputes
+    means and spreads from. Complexity metrics (no seed) have an empty seed."""
+    out = []
+    for _, r in df.iterrows():
+        for metric in df.attrs["metrics"]:
+            cell = r[metric]
+            base = dict(table=df.attrs["table"], row=r["model"], input=r["input"], metric=metric, paper=cell.paper)
+            if cell.seeds:
+                out += [dict(base, seed=seed, ours=v, run_id=run_id)
+                        for seed, (v, run_id) in sorted(cell.seeds.items())]
+            else:
+                out.append(dict(base, seed=None, ours=cell.ours, run_id=""))
+    return pd.DataFrame(out, columns=["table", "row", "input", "metric", "seed", "ours", "paper", "run_id"]).astype(
+        {"seed": "Int64"})
+
+
 def render(df: pd.DataFrame, fmt: str) -> str:
+    if fmt == "csv":
+        return render_table(seed_rows(df), "csv")
     shown = display(df)
     title = df.attrs.get("heading") or f"Table {df.attrs['table']}: {df.attrs['title']}"
     prov = [f"- {m}: {r}" for m, r in zip(df["model"], df["runs"]) if r]
@@ -162,7 +201,8 @@ def render(df: pd.DataFrame, fmt: str) -> str:
                  "'?' a paper cell the OCR leaves uncertain. GFLOPs: the paper's counting convention for "
                  "VidTr rows, fvcore otherwise (see results/complexity/). 'test videos' and 'total batch' "
                  "(over all GPUs) are the run's: fewer test videos than the paper had, or another batch size, "
-                 "is a reason a number may differ from the paper's."]
+                 "is a reason a number may differ from the paper's. With several seeds a cell reads "
+                 "'mean ± standard deviation (seeds)', each seed a run of its own."]
         if df.attrs.get("note"):
             lines += ["", df.attrs["note"]]
         if notes:
@@ -175,7 +215,7 @@ def render(df: pd.DataFrame, fmt: str) -> str:
         if df.attrs.get("note"):
             comment += f"\n% {df.attrs['note']}"
         return f"% {title}\n% needs \\usepackage{{booktabs}}\n{comment}\n{body}"
-    raise ValueError(f"unknown format {fmt!r}; valid: md, tex")
+    raise ValueError(f"unknown format {fmt!r}; valid: md, tex, csv")
 
 
 def write_table(df: pd.DataFrame, out_dir: Path, stem: str, fmt: str) -> Path:
@@ -205,7 +245,7 @@ def per_class_gain(record_a: dict, record_b: dict, classes: Optional[list] = Non
 def write_reports(table_id: str, home: Path, *, out: Optional[Path] = None, fmt: str = "md",
                   complexity_dir: Path = Path("results/complexity"), data_root: str = "",
                   runs: Optional[tuple] = None, classes: Optional[Path] = None, top: int = 5,
-                  cfg_options: Optional[dict] = None, say=print) -> None:
+                  cfg_options: Optional[dict] = None, seeds=None, say=print) -> None:
     """``vidtr-bench report``: one table (printed, or written to ``out``), or ``all`` of the
     paper's (the six Table 4 ablations in one file, Figure 3 beside Table 2, Table A.4)."""
     ids = list(TABLES) + ["A.4"] if table_id == "all" else [table_id]
@@ -214,7 +254,7 @@ def write_reports(table_id: str, home: Path, *, out: Optional[Path] = None, fmt:
         if tid == "A.4":
             per_class_report(home, out, runs=runs, classes=classes, top=top, say=say)
             continue
-        df = table_frame(tid, table_runs(tid, data_root, cfg_options=cfg_options), home, complexity_dir)
+        df = table_frame(tid, table_runs(tid, data_root, cfg_options=cfg_options, seeds=seeds), home, complexity_dir)
         if out is None:
             say(render(df, fmt), end="")
             continue

@@ -2,6 +2,10 @@
 configs included) with dotted overrides merged, every override key checked first."""
 from __future__ import annotations
 
+import copy
+import os
+from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 from .. import REPO
@@ -26,14 +30,32 @@ def load_config(config: str, overrides: Optional[dict] = None, what: Optional[st
     (dotted keys -> values, lists replaced whole) merged; a key that names nothing in the config
     is refused, ``what`` saying whose key it was (``what=None``: not checked, as for hashing what
     a run was)."""
-    from mmengine.config import Config
-
-    cfg = Config.fromfile(str(REPO / config))
+    cfg = copy.deepcopy(_parsed(str(REPO / config), *_file_key(REPO / config)))
     if overrides:
         if what is not None:
             check_override_keys(cfg, overrides, what, config)
         cfg.merge_from_dict(dict(overrides), allow_list_keys=True)
     return cfg
+
+
+def _file_key(path: Path) -> tuple:
+    """What a parsed config depends on beyond its name: the file's size and time of change, and
+    the environment variables configs read (``{{$VIDTR_DATA_ROOT:...}}``)."""
+    try:
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns, os.environ.get("VIDTR_DATA_ROOT")
+    except OSError:
+        return None, None, os.environ.get("VIDTR_DATA_ROOT")
+
+
+@lru_cache(maxsize=256)
+def _parsed(path: str, size, mtime_ns, data_root_env):
+    """mmengine's parse of a config file (its ``_base_`` chain, mmaction2's zoo configs), kept per
+    process: a table's runs read the same few configs many times (their ids, recipes, overrides).
+    A ``_base_`` file edited while a process runs is seen by the next process."""
+    from mmengine.config import Config
+
+    return Config.fromfile(path)
 
 
 def total_batch(cfg, world_size: int) -> Optional[int]:

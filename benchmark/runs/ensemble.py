@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
-from .records import SCORES, Record, definition_hash, make_record, read_record, write_record
+from .identity import recipe_digest
+from .records import SCORES, Record, make_record, read_record, write_record
 from .spec import RunSpec, run_dir
 
 
@@ -47,6 +48,6 @@ def ensemble_record(spec: RunSpec, home: Path) -> Record:
         spec, home, model=" + ".join(r["model"] for r in records), device="(scores only)",
         metrics=metrics.scores_file_metrics(scores_file),  # from the file, as a single run's
         num_test_videos=int(len(avg["labels"])), config_hash="+".join(r["config_hash"] for r in records),
-        definition_hash=definition_hash(spec), wall_time_s=0.0,
+        recipe_digest=recipe_digest(spec), wall_time_s=0.0,
         members={r["run_id"]: r["metrics"] for r in records})
     return write_record(home, record)

@@ -21,8 +21,9 @@ from ..data.datasets import check_annotations, head_num_classes
 from ..files import atomic_write
 from .config import check_trains, load_config, total_batch
 from .hooks import Diverged
+from .identity import recipe_digest
 from .metrics import scores_file_metrics
-from .records import SCORES, Record, definition_hash, make_record, read_record, write_record
+from .records import SCORES, Record, make_record, read_record, write_record
 from .spec import CHECKPOINT_OF, DATA_ROOT, RunSpec, run_dir
 from .state import IN_FLIGHT, run_lock, status
 
@@ -227,7 +228,7 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
     from mmengine.runner import Runner
 
     t0 = time.time()
-    defined_by = definition_hash(spec)  # at the start: an edit during a long run makes it stale
+    defined_by = recipe_digest(spec)  # at the start: an edit during a long run makes it stale
     cfg = build_config(spec, home)
     check_trains(cfg, f"run {spec.run_id}")  # a training config that would train nothing: refused
     check_annotations(cfg)  # every split's list file, before anything trains (test lists load only after)
@@ -257,7 +258,7 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
     record = make_record(
         spec, home, metrics=scores_file_metrics(wd / SCORES),  # as an ensemble's: one way to score
         num_test_videos=len(runner.test_dataloader.dataset),
-        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], definition_hash=defined_by,
+        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], recipe_digest=defined_by,
         wall_time_s=time.time() - t0,
         bad_videos={s: sum(1 for _ in open(p)) for s in ("train", "val", "test")
                     if (p := wd / f"bad_videos_{s}.txt").exists()},

@@ -77,3 +77,13 @@ def per_class_accuracy(scores: np.ndarray, labels: np.ndarray, num_classes: int)
     for c in np.unique(labels):
         out[c] = 100.0 * np.mean(pred[labels == c] == c)
     return out
+
+
+def over_seeds(values) -> tuple[float, float, int]:
+    """A metric over seeds (each seed a run): the mean, the sample standard deviation (ddof=1; NaN
+    for one seed) and the number of seeds. The one aggregation of seeds: paper-table reports and
+    the demo's pooled rows both use it."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if v.size == 0:
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan"), int(v.size)

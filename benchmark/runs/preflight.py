@@ -25,12 +25,12 @@ PROBLEMS = ("missing", "empty", "truncated", "unreadable")  # kinds of a video t
 
 # --- config ------------------------------------------------------------------------------
 
-def row_runs(table_id: str, row: str, dataset: Optional[str] = None, seed: int = 0,
+def row_runs(table_id: str, row: str, dataset: Optional[str] = None, seeds=None,
              cfg_options: Optional[dict] = None, model: Optional[str] = None) -> list[RunSpec]:
     """The runs of one table row (its ensemble members and the Kinetics-400 runs its fine-tunes
     start from included), only those on ``dataset`` / of ``model`` when given; one-line errors
     for an unknown row, dataset or model."""
-    specs = table_runs(table_id, "", [row], seed, cfg_options)
+    specs = table_runs(table_id, "", [row], cfg_options=cfg_options, seeds=seeds)
     for what, value, key in (("dataset", dataset, "dataset"), ("model", model, "model")):
         if value is not None:
             have = list(dict.fromkeys(getattr(s, key) for s in specs if getattr(s, key)))
@@ -58,11 +58,11 @@ def _header(spec: RunSpec) -> str:
 
 
 def show_config(table_id: str, row: str, home: Path, *, dataset: Optional[str] = None, dump: Optional[Path] = None,
-                seed: int = 0, cfg_options: Optional[dict] = None, model: Optional[str] = None,
+                seeds=None, cfg_options: Optional[dict] = None, model: Optional[str] = None,
                 say=print) -> list[RunSpec]:
     """``vidtr-bench config``: each matching run's config (``cfg.pretty_text``), or with ``dump``
     the one matching run's config written as a Python config file that ``Config.fromfile`` reads."""
-    specs = row_runs(table_id, row, dataset, seed, cfg_options, model)
+    specs = row_runs(table_id, row, dataset, seeds, cfg_options, model)
     if dump is not None:
         models = [s for s in specs if s.config]
         if len(models) != 1:
@@ -239,14 +239,15 @@ def assess(need: ListNeed, entries: list, results: dict) -> ListReport:
     return rep
 
 
-def check_data(table_id: str, home: Path, data_root: str, *, rows: Optional[list] = None, seed: int = 0,
+def check_data(table_id: str, home: Path, data_root: str, *, rows: Optional[list] = None,
+               seed: Optional[int] = None, seeds=None,
                cfg_options: Optional[dict] = None, workers: Optional[int] = None, bad_list: Optional[Path] = None,
                progress: bool = True, say=print) -> list[ListReport]:
     """``vidtr-bench check-data``: every list file the table's runs read, parsed and its videos
     probed in a process pool; a summary printed, every bad video written to ``bad_list``."""
     from ..data.datasets import AnnotationError, read_list_file
 
-    specs = table_runs(table_id, data_root, rows, seed, cfg_options)
+    specs = table_runs(table_id, data_root, rows, seed, cfg_options, seeds=seeds)
     needs = data_needs(specs, home, data_root)
     reports, entries = [], {}
     for ann, need in needs.items():

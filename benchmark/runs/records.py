@@ -15,7 +15,6 @@ from typing import Optional, TypedDict
 
 from ..files import atomic_write
 from ..provenance import code_version, environment
-from .config import load_config
 from .spec import RunSpec, run_dir
 
 RECORD = "record.json"
@@ -51,7 +50,7 @@ class Record(_RecordOptional):
     num_test_videos: int
     scores_file: str
     config_hash: str  # the resolved config as run (data paths included)
-    definition_hash: str  # the config as defined, placeholders unresolved: see definition_hash()
+    recipe_digest: str  # what the run computed (runs/identity.py; its run id is named after it)
     code_version: str
     versions: dict
     device: str
@@ -60,7 +59,7 @@ class Record(_RecordOptional):
 
 
 def make_record(spec: RunSpec, home: Path, *, metrics: dict, num_test_videos: int, config_hash: str,
-                definition_hash: str, wall_time_s: float, model: Optional[str] = None,
+                recipe_digest: str, wall_time_s: float, model: Optional[str] = None,
                 device: Optional[str] = None, **extra) -> Record:
     """The one way a record is built (runs and ensembles alike): the spec's identity, the
     results, and this process's provenance. Every metric must be a finite number: a record is
@@ -81,7 +80,7 @@ def make_record(spec: RunSpec, home: Path, *, metrics: dict, num_test_videos: in
                   dataset=spec.dataset, protocol=spec.protocol, seed=spec.seed, spec=spec.to_dict(), metrics=metrics,
                   num_test_videos=num_test_videos, scores_file=SCORES, scores_sha256=file_sha256(scores),
                   scores_bytes=scores.stat().st_size,
-                  config_hash=config_hash, definition_hash=definition_hash, code_version=code_version(),
+                  config_hash=config_hash, recipe_digest=recipe_digest, code_version=code_version(),
                   versions=env["versions"], device=env["device"] if device is None else device,
                   wall_time_s=round(wall_time_s, 2), finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"), **extra)
 
@@ -154,10 +153,16 @@ def read_record(home: Path, spec_or_id) -> Optional[Record]:
     """The run's record, its file paths resolved against the run's directory (``mv`` of a work
     directory keeps records valid; a record written with absolute paths that no longer exist is
     read through the run's own directory); or None: not finished, or its record was corrupt
-    (moved aside, named; launching the table again tests the run again from its last checkpoint)."""
+    (moved aside, named; launching the table again tests the run again from its last checkpoint).
+    A run adopted from an earlier version (``runs/<id>`` links to its old directory) reads under
+    its current id, the old one kept as ``adopted_from``."""
     wd = run_dir(home, spec_or_id)
     data = read_json_object(wd / RECORD, "record", required=("run_id", "metrics"), check=_check_record)
-    return None if data is None else _resolved(data, wd)
+    if data is None:
+        return None
+    if wd.is_symlink() and data["run_id"] != wd.name:
+        data = dict(data, adopted_from=data["run_id"], run_id=wd.name)
+    return _resolved(data, wd)
 
 
 def _resolved(record: dict, wd: Path) -> dict:
@@ -187,28 +192,21 @@ def scores_changed(record: dict) -> str:
     return ""
 
 
-def definition_hash(spec: RunSpec) -> str:
-    """What the run is defined by: its config as mmengine reads it (``_base_`` files and
-    mmaction2's zoo configs included) with the spec's overrides, placeholders unresolved, so
-    that moving the data changes nothing and editing a config does. Ensembles: their members."""
-    if not spec.config:
-        return hashlib.sha256(json.dumps(list(spec.members)).encode()).hexdigest()[:16]
-    cfg = load_config(spec.config, spec.overrides, what=None)
-    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def stale_reason(spec: RunSpec, record: Record) -> str:
-    """Why a finished run's record is not current ('' when it is): its config (or overrides)
-    changed since it started, its config can no longer be read, or its scores file no longer
-    matches the record. Records written before the definition hash existed are taken as defined."""
+    """Why a finished run's record is not current ('' when it is): its scores file no longer
+    matches the record, or what the run computed is not what the spec computes now (a record
+    written under an id whose recipe changed meaning: the recipe's definition was revised).
+    Records of earlier versions (no ``recipe_digest``) were compared when they were adopted."""
     changed = scores_changed(record)
     if changed:
         return changed + " (--force tests it again)"
-    if not record.get("definition_hash"):
+    if not record.get("recipe_digest"):
         return ""
+    from .identity import recipe_digest
+
     try:
-        if record["definition_hash"] == definition_hash(spec):
+        if record["recipe_digest"] == recipe_digest(spec):
             return ""
     except Exception:  # noqa: BLE001 - renamed, deleted or broken config: what the run was is no longer on disk
         pass
-    return "its config or overrides changed since it ran, or its config is unreadable (--force reruns)"
+    return "what it computed is not what its row computes now, or its config is unreadable (--force reruns)"

@@ -1,12 +1,10 @@
 """What a run is: :class:`RunSpec` (a config, its overrides, the dataset, protocol and seed) with
-a stable id, and where its directory lives under the bench home."""
+an id that names what it computes, and where its directory lives under the bench home."""
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
@@ -29,16 +27,14 @@ class RunSpec:
     members: tuple = ()  # ensembles: member run ids, scores averaged
     data_root: str = ""  # fills "{data_root}" in overrides at run time; not part of the run id
 
-    @property
+    @cached_property
     def run_id(self) -> str:
-        """Stable and content-addressed: the same config, overrides, dataset, protocol and seed
-        give the same id whichever table asks, so a run shared by tables (VidTr-S in Tables
-        1, 2, 5 and the ensembles) is trained once."""
-        key = json.dumps([self.config, self.dataset, self.protocol, self.seed, self.overrides, list(self.members)],
-                         sort_keys=True, default=str)
-        name = self.model or "ensemble-" + self.row
-        slug = re.sub(r"[^a-z0-9]+", "-", f"{name}-{self.dataset}".lower()).strip("-")[:48]
-        return f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+        """What the run computes, as a name: its resolved recipe's digest (:mod:`.identity`), so
+        every table that asks for the same computation (VidTr-S in Tables 1, 2, 4a-4c, 5 and the
+        ensembles) shares one run; independent of where data lives. Computed once per spec."""
+        from .identity import run_id
+
+        return run_id(self)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -164,9 +165,13 @@ def _alive(pid) -> bool:
 def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = False) -> list[dict]:
     """Each run: done / done (stale) / running / pending / failed (with log and last error line)
     / not launched / unknown (squeue cannot be asked). ``all_tables``: look for the run in every
-    table's manifest (runs are shared between tables)."""
+    table's manifest (runs are shared between tables). Finished runs of an earlier version of the
+    harness that compute what a spec computes are adopted first (:func:`.identity.adopt_finished`)."""
     from slurm.queue import PENDING, RUNNING, pending_reason, squeue_states
 
+    from .identity import adopt_finished
+
+    adopt_finished(home, specs, say=lambda line: print(line, file=sys.stderr))
     manifest = read_manifest(home, table)
     if all_tables:
         for other in sorted(home.glob(f"*/{MANIFEST}")):

@@ -110,13 +110,15 @@ def _paper_runs(table_id: str, data_root: str, rows: Optional[list] = None, seed
 class GeneratedTable:
     """A table of our own, on data it generates (the smoke table, the demo): its rows as a
     :class:`Table` without paper values, where its data goes under the bench home, how to build
-    that data (``build_data(data_root, seed, **options)``) and its runs
-    (``runs(data_root, seed, **options)``). Each registers itself with :func:`register` when its
-    module is imported; the command line imports them."""
+    that data (``build_data(data_root, seed, **options)``), its runs for one seed
+    (``runs(data_root, seed, **options)``) and the seeds it runs when none are asked for. Each
+    registers itself with :func:`register` when its module is imported; the command line imports
+    them."""
     table: Table
     default_data: str
     build_data: Callable
     runs: Callable
+    default_seeds: tuple = (0,)
 
 
 _GENERATED: dict[str, GeneratedTable] = {}
@@ -152,17 +154,34 @@ def build_table_data(table_id: str, data_root: str, seed: int = 0, **options) ->
         _GENERATED[table_id].build_data(data_root, seed, **options)
 
 
-def table_runs(table_id: str, data_root: str = "", rows: Optional[list] = None, seed: int = 0,
-               cfg_options: Optional[dict] = None, **options) -> list[RunSpec]:
-    """The runs of any table (``options``: a generated table's own, e.g. the smoke table's
-    ``epochs``; ``cfg_options``: mmengine overrides for every run), only the rows asked for, in
-    launch order."""
-    if table_id not in _GENERATED:
-        find_table(table_id)
-        return with_cfg_options(_paper_runs(table_id, data_root, rows, seed), cfg_options or {})
-    specs = with_cfg_options(_GENERATED[table_id].runs(data_root, seed, **options), cfg_options or {})
-    if rows:
-        known = [s.row for s in specs]
+def table_seeds(table_id: str, seed: Optional[int] = None, seeds=None) -> list[int]:
+    """The seeds asked for: ``seeds``, else ``[seed]``, else the table's own (paper tables: 0;
+    the demo: three)."""
+    if seeds:
+        return list(dict.fromkeys(seeds))
+    if seed is not None:
+        return [seed]
+    return list(_GENERATED[table_id].default_seeds) if table_id in _GENERATED else [0]
+
+
+def table_runs(table_id: str, data_root: str = "", rows: Optional[list] = None, seed: Optional[int] = None,
+               cfg_options: Optional[dict] = None, *, seeds=None, **options) -> list[RunSpec]:
+    """The runs of any table for each seed (:func:`table_seeds`; a seed is an axis: each seed is a
+    run of its own), only the rows asked for and what they depend on, in launch order.
+    ``options``: a generated table's own (the smoke table's ``epochs``); ``cfg_options``: mmengine
+    overrides for every run."""
+    find_table(table_id)
+    specs: dict = {}
+    for s in table_seeds(table_id, seed, seeds):
+        if table_id in _GENERATED:
+            these = _GENERATED[table_id].runs(data_root, s, **options)
+        else:
+            these = _paper_runs(table_id, data_root, rows, s)
+        for spec in with_cfg_options(these, cfg_options or {}):
+            specs.setdefault(spec.run_id, spec)
+    specs = list(specs.values())
+    if rows and table_id in _GENERATED:
+        known = list(dict.fromkeys(s.row for s in specs))
         bad = [r for r in rows if r not in known]
         if bad:
             raise KeyError(f"table {table_id} has no row(s) {bad}; valid rows: {', '.join(known)}")

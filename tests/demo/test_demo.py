@@ -15,7 +15,7 @@ from benchmark.runs.tables import find_table, table_runs
 
 
 def _model(row: str):
-    spec = next(s for s in demo.runs("/nowhere", seeds=1) if s.row == row)
+    spec = next(s for s in demo.runs("/nowhere") if s.row == row)
     return demo_run._build(spec).eval()
 
 
@@ -61,7 +61,8 @@ def test_bootstrap_interval():
 
 def test_demo_is_a_generated_table_with_a_run_per_row_and_seed():
     table = find_table("demo")
-    specs = table_runs("demo", "/data", seed=5)
+    assert {s.seed for s in table_runs("demo", "/data")} == set(range(demo.SEEDS))  # its own seeds by default
+    specs = table_runs("demo", "/data", seeds=[5, 6, 7])
     assert len(specs) == len(demo.ROWS) * demo.SEEDS == len(table.rows) * 3
     assert {s.seed for s in specs} == {5, 6, 7} and len({s.run_id for s in specs}) == len(specs)
     for row in table.rows:
@@ -69,7 +70,7 @@ def test_demo_is_a_generated_table_with_a_run_per_row_and_seed():
     camera = [s for s in specs if s.row.startswith("4b")]
     assert all(s.overrides["model.cls_head.num_classes"] == 7 and "/camera/" in
                s.overrides["train_dataloader.dataset.ann_file"] for s in camera)
-    assert table_runs("demo", "/elsewhere", seed=5)[0].run_id == specs[0].run_id  # data root not in the id
+    assert table_runs("demo", "/elsewhere", seeds=[5, 6, 7])[0].run_id == specs[0].run_id  # data root not in the id
 
 
 def test_reduced_demo_end_to_end(tmp_path):
@@ -98,7 +99,7 @@ def test_reduced_demo_end_to_end(tmp_path):
 
 @pytest.mark.parametrize("frames", [8])
 def test_peak_memory_grows_with_attention(frames):
-    specs = {s.row: s for s in demo.runs("/nowhere", seeds=1)}
+    specs = {s.row: s for s in demo.runs("/nowhere")}
     mem = demo_run.memory_claim(specs, (frames, 4 * frames))
     assert (mem["joint / separable"].iloc[1] > mem["joint / separable"].iloc[0] > 0.8)
 

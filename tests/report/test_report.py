@@ -1,4 +1,5 @@
 """Reports from records made by the real run code: tables, provenance, LaTeX, figures, A.4."""
+import io
 import os
 import shutil
 import subprocess
@@ -179,3 +180,27 @@ def test_every_report_and_complexity_latex_table_compiles(smoke_home, tmp_path, 
         tex.parent.mkdir(exist_ok=True)
         tex.write_text(ct.render(df, "tex", f"Table {df['table'].iloc[0]} - complexity", "from the committed CSV"))
         _compile(pdflatex, tex, tex.read_text())
+
+
+@pytest.mark.slow
+def test_report_over_three_seeds_shows_mean_and_sd_recomputed_from_the_records(tmp_path, capsys):
+    work = tmp_path / "work"
+    assert main(["launch", "--table", "smoke", "--seeds", "0", "1", "2", "--workdir", str(work), "--executor", "debug",
+                 "--quiet"]) == 0
+    specs = table_runs("smoke", str(work / "data"), seeds=[0, 1, 2])
+    assert len(specs) == 9 and len({s.run_id for s in specs}) == 9  # each seed a run of its own
+    capsys.readouterr()
+    assert main(["report", "--table", "smoke", "--seeds", "0", "1", "2", "--workdir", str(work)]) == 0
+    md = capsys.readouterr().out
+    for row in ("tiny VidTr", "tiny C-VidTr", "tiny ensemble"):
+        values = [read_record(work, s)["metrics"]["top1"] for s in specs if s.row == row]
+        mean, sd = np.mean(values), np.std(values, ddof=1)
+        assert f"{mean:.1f} ± {sd:.1f} (3)" in md.split(f"| {row} ")[1].split("\n")[0], row
+    assert main(["report", "--table", "smoke", "--seeds", "0", "1", "2", "--workdir", str(work), "--format",
+                 "csv"]) == 0
+    csv = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    top1 = csv[(csv["metric"] == "top1") & (csv["row"] == "tiny VidTr")]
+    assert sorted(top1["seed"]) == [0, 1, 2] and len(set(top1["run_id"])) == 3  # every seed's value kept
+    assert main(["report", "--table", "smoke", "--seeds", "0", "1", "2", "--workdir", str(work), "--format",
+                 "tex"]) == 0
+    assert "{\\pm}" in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """Runs: table rows -> run specs with stable ids and dependencies; local launches; records."""
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -8,7 +9,8 @@ import torch
 
 from benchmark.cli import main
 from benchmark.runs.ensemble import average_scores
-from benchmark.runs.records import RECORD, definition_hash, read_record, stale_reason
+from benchmark.runs.identity import recipe_digest
+from benchmark.runs.records import RECORD, read_record, stale_reason
 from benchmark.runs.spec import CHECKPOINT_OF
 from benchmark.runs.tables import build_table_data, table_runs
 
@@ -83,7 +85,8 @@ def test_local_launch_writes_records_skips_finished_runs_and_keeps_old_ones_on_f
         for key in ("config_hash", "code_version", "versions", "device", "wall_time_s", "scores_file", "finished_at"):
             assert rec[key] not in (None, ""), key
     assert not any(stale(s, r) for s, r in zip(specs, records))
-    assert records[0]["definition_hash"] == definition_hash(specs[0])
+    assert records[0]["recipe_digest"] == recipe_digest(specs[0]) and specs[0].run_id.endswith(
+        recipe_digest(specs[0])[:10])
     assert records[0]["versions"]["mmengine"] == "0.10.7" and records[0]["checkpoint"].endswith("epoch_2.pth")
     # the ensemble's scores are the mean of its members' saved scores
     member = [np.load(r["scores_file"]) for r in records[:2]]
@@ -233,8 +236,10 @@ def test_multi_label_scores_keep_one_hot_targets(tmp_path):
     assert out["labels"].tolist() == [[0, 0, 0, 1, 0, 1]]
 
 
-def test_a_finished_run_whose_config_changed_is_flagged_stale_never_rerun_silently(tmp_path, capsys):
-    from benchmark.runs.launch import launch
+def test_a_config_edit_makes_a_new_run_and_the_finished_one_is_kept_as_it_is(tmp_path, capsys):
+    """A run is what it computes: editing a key its recipe holds makes another run (another id); the
+    record of the run as it was stays where it is, never shown as the new run's result. An edit
+    that its overrides replace, or moving the data, changes nothing."""
     from benchmark.runs.spec import RunSpec, run_dir
     from benchmark.runs.state import status
 
@@ -242,27 +247,28 @@ def test_a_finished_run_whose_config_changed_is_flagged_stale_never_rerun_silent
     config.write_text("model = dict(type='Recognizer3D', depth=2)\ntrain_cfg = None\n")
     spec = RunSpec(table="t", row="r", model="m", config=str(config), dataset="kinetics400",
                    overrides={"model.depth": 3, "data": "{data_root}/k400"}, data_root=str(tmp_path / "a"))
-    moved = RunSpec(**dict(spec.to_dict(), data_root=str(tmp_path / "b")))
+    first_id = spec.run_id
+    assert RunSpec(**dict(spec.to_dict(), data_root=str(tmp_path / "b"))).run_id == first_id  # data moved: same run
     run_dir(tmp_path, spec).mkdir(parents=True)
     np.savez(run_dir(tmp_path, spec) / "scores.npz", scores=np.eye(2), labels=np.arange(2), videos=np.array(["a", "b"]))
-    record = dict(run_id=spec.run_id, metrics={"top1": 50.0}, definition_hash=definition_hash(spec),
+    record = dict(run_id=first_id, metrics={"top1": 50.0}, recipe_digest=recipe_digest(spec),
                   scores_file=str(run_dir(tmp_path, spec) / "scores.npz"))
     (run_dir(tmp_path, spec) / RECORD).write_text(json.dumps(record))
-    assert not stale(moved, record) and status("t", [spec], tmp_path)[0]["state"] == "done"  # data moved: same run
-    assert stale(spec, dict(record, definition_hash=None)) is False  # records from before the hash: current
+    assert not stale(spec, record) and status("t", [spec], tmp_path)[0]["state"] == "done"
 
+    time.sleep(0.01)  # a new modification time: the parsed config is read again
     config.write_text("model = dict(type='Recognizer3D', depth=4)\ntrain_cfg = None\n")
-    assert not stale(spec, record)  # the edited key is overridden by the spec: the run is unchanged
+    same = RunSpec(**spec.to_dict())
+    assert same.run_id == first_id  # the edited key is overridden by the spec: the run is unchanged
+    time.sleep(0.01)
     config.write_text("model = dict(type='Recognizer3D', depth=2, width=8)\ntrain_cfg = None\n")  # a real edit
-    assert stale(spec, record)
-    row = status("t", [spec], tmp_path)[0]
-    assert row["state"] == "done (stale)" and "--force" in row["error"]
-    lines = []
-    assert launch("t", [spec], tmp_path, out=lines.append, progress=False) == {}  # nothing rerun silently
-    assert any("STALE" in line for line in lines) and any(line.startswith("warning: 1 finished run") for line in lines)
-    assert json.loads((run_dir(tmp_path, spec) / RECORD).read_text()) == record
-    config.unlink()  # a config that is gone: stale, and status still answers
-    assert stale(spec, record) and status("t", [spec], tmp_path)[0]["state"] == "done (stale)"
+    edited = RunSpec(**spec.to_dict())
+    assert edited.run_id != first_id
+    assert status("t", [edited], tmp_path)[0]["state"] == "not launched"
+    assert stale(edited, record)  # the old record, read for the edited spec, is not what it computes now
+    assert json.loads((run_dir(tmp_path, first_id) / RECORD).read_text()) == record  # kept as it was
+    config.unlink()  # a config that is gone: status still answers
+    assert status("t", [spec], tmp_path)[0]["state"] == "done (stale)"
 
 
 def _write_entries(args):

@@ -208,7 +208,7 @@ def test_sinfo_is_asked_once_per_launch(tmp_path, monkeypatch):
 
     seen = {}
     monkeypatch.setattr(sl, "submit_slurm", lambda *a, **k: seen.update(k) or {})
-    launch("smoke", runs(str(tmp_path / "data"))[:1], tmp_path / "home", "slurm", str(_profile(tmp_path, mem_gb=1)),
-           progress=False, out=lambda *_: None)
+    launch("smoke", runs(str(tmp_path / "data"))[:1], tmp_path / "home", executor="slurm",
+           cluster=str(_profile(tmp_path, mem_gb=1)), progress=False, out=lambda *_: None)
     assert seen.get("partition_checked") is True
     assert len(calls.read_text().splitlines()) == 2  # the partition list and its nodes, once

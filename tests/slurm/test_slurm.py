@@ -99,7 +99,8 @@ def test_preempted_job_is_requeued_and_resumes_from_its_checkpoint(cluster, tmp_
 
 def test_demo_pipeline_runs_through_slurm(cluster, tmp_path):
     """The built-in mini benchmark, smaller (1 clip per class and source, 1 seed, 1 epoch), on the real cluster."""
-    from benchmark.demo import ROWS, run_demo
+    from benchmark.demo.run import run_demo
+    from benchmark.demo.table import ROWS
 
     out = tmp_path / "out"
     df = run_demo(str(out), str(tmp_path / "work"), executor="slurm", cluster="local", epochs=1, clips=1,
