@@ -218,7 +218,8 @@ def summary(reports: list[Reencoded], examples: int = 5) -> str:
     lines = [f"prepare-videos: {len(done)} of {len(reports)} videos ready ({sum(r.skipped for r in done)} "
              f"already done), frame counts match their sources'"]
     if done:
-        lines.append(f"size: {sum(r.bytes_src for r in done) / 1e6:.1f} MB -> {sum(r.bytes_dst for r in done) / 1e6:.1f} MB")
+        before, after = sum(r.bytes_src for r in done) / 1e6, sum(r.bytes_dst for r in done) / 1e6
+        lines.append(f"size: {before:.1f} MB -> {after:.1f} MB")
     if any(not r.skipped for r in done):
         lines.append(cost(reports).line())
     for r in bad[:examples]:
