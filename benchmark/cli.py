@@ -464,6 +464,9 @@ def _add_prepare_videos(sub) -> None:
     pv.add_argument("--gop", type=_positive_int, default=16, help="frames between keyframes (mmaction2 --dense: 16)")
     pv.add_argument("--crf", type=int, default=23, help="x264 quality, lower is better (FFmpeg's default: 23)")
     pv.add_argument("--preset", choices=X264_PRESETS, default="medium")
+    pv.add_argument("--b-pyramid", action="store_true",
+                    help="keep x264's B-frame pyramid (default: none, so the fast decoder can skip every unneeded "
+                         "B-frame)")
     pv.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="videos encoded at once")
     pv.add_argument("--psnr", type=int, default=3, help="re-encoded videos whose PSNR against the source is reported")
     _options(pv, quiet=True)
@@ -474,7 +477,8 @@ def _prepare_videos(args) -> int:
     from .data.reencode import prepare_videos, psnr_db, summary, write_report
 
     reports = prepare_videos(args.src, args.dst, short_side=args.short_side, gop=args.gop, crf=args.crf,
-                             preset=args.preset, workers=args.workers, progress=not args.quiet)
+                             preset=args.preset, b_pyramid=args.b_pyramid, workers=args.workers,
+                             progress=not args.quiet)
     print(summary(reports))
     scores = [psnr_db(r.src, r.dst) for r in [r for r in reports if not r.error][:args.psnr]]
     scores = [v for v in scores if v is not None]

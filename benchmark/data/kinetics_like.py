@@ -5,8 +5,8 @@ B-frames, and
 
 * ``downloaded/``: a long GOP as YouTube downloads have (a keyframe every 250 frames, x264's
   default interval, no extra keyframes at scene changes, so every clip's GOPs are the same);
-* ``reencoded/``: the same videos as ``vidtr-bench prepare-videos`` leaves them (16-frame GOP),
-  re-encoded here, its CPU cost recorded.
+* ``reencoded/``: the same videos as ``vidtr-bench prepare-videos`` leaves them (16-frame GOP, no
+  B-frame pyramid), re-encoded here, its CPU cost recorded.
 
 A source shorter than 10 s plays forwards then backwards until it fills 300 frames; each clip
 takes its own horizontal crop and start. Deterministic: the same pinned packages and FFmpeg build
@@ -30,7 +30,7 @@ SOURCES = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 VARIANTS = 4  # clips per source: crops from the left to the right edge, starts spread over the source
 VIDEOS = len(SOURCES) * VARIANTS
 MANIFEST = "kinetics_like.json"
-VERSION = 1  # bump when the recipe changes, so older sets are rebuilt
+VERSION = 2  # bump when the recipe changes, so older sets are rebuilt
 
 
 def source_dir() -> Path:

@@ -4,8 +4,8 @@ loader runs them; beside it the decoder bound (every frame decoded in order) and
 per clip; and the cores per GPU that feeding a GPU takes (:func:`cores_per_gpu`, which the cost
 planner calls).
 
-Every (video set, decoder) pair is measured in the same process, round-robin, one clip of each per
-round, the order rotated each round: clip ``j`` of every pair is the same video (its downloaded or
+Every (video set, decoder) pair is measured in the same process, round-robin, :data:`BLOCK` clips
+of each per turn, the order rotated each round: clip ``j`` of every pair is the same video (its downloaded or
 re-encoded version) under the same random seed, so the frame indices and the augmentation are the
 same; outputs are compared bit for bit with the default decoder's on the same files. Time is the
 process's CPU time (``time.process_time``): a clip per CPU second is a clip per core, and what other
@@ -54,6 +54,7 @@ class RowPipelines:
     pipelines: dict  # split -> the resolved config's pipeline (list of step dicts)
 
 
+BLOCK = 4  # clips in a row of one (decoder, videos) pair before the next pair's turn
 READ_STEPS = ("DecordInit", "DecordInitByPath", "VideoInit", "DecordDecode")  # the reader's steps
 
 
@@ -150,9 +151,13 @@ def check_videos(sets: list[VideoSet], say=print) -> list[VideoSet]:
 
 
 def measure_split(steps: list, sets: list[VideoSet], backends: list[str], clips, seed: int = 0,
-                  progress: bool = True, label: str = "", say=print) -> dict:
-    """Clips ``clips`` (ids, or a count) of each (set, backend) pair, round-robin;
+                  progress: bool = True, label: str = "", say=print, block: int = BLOCK) -> dict:
+    """Clips ``clips`` (ids, or a count) of each (set, backend) pair, round-robin in turns of
+    ``block`` clips (a data loader's worker decodes with one decoder; three FFmpeg builds taking turns
+    clip by clip would measure their cache misses), the order of the pairs rotated each round;
     {(set, backend): _Tally}."""
+    import hashlib
+
     from tqdm import tqdm
 
     from ..data.decoders import DecodeError
@@ -163,37 +168,40 @@ def measure_split(steps: list, sets: list[VideoSet], backends: list[str], clips,
     indexes: dict = {}
     dead: set = set()
     n = min(len(s.paths) for s in sets)
-    clips = range(clips) if isinstance(clips, int) else clips
+    clips = list(range(clips) if isinstance(clips, int) else clips)
     bar = tqdm(total=len(clips) * len(pairs), disable=not progress, unit="clip", desc=label, dynamic_ncols=True)
-    for j in clips:
-        k = j % n
-        inputs = {}
-        for s, b in pairs[j % len(pairs):] + pairs[:j % len(pairs)]:  # the order rotates each round
-            path = str(s.paths[k])
-            bar.update()
-            if path in dead:
-                continue
-            t0, w0 = time.process_time(), time.perf_counter()
-            try:
-                data, reader, frame_inds, read_s = _run(composes[s.name, b], path, seed + j)
-            except (DecodeError, RuntimeError, OSError, IndexError, ValueError) as e:
-                say(f"dataload: skipping {path} ({b}): {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}")
-                dead.add(path)
-                continue
+    for r, first in enumerate(range(0, len(clips), block)):
+        ids, digests, seen = clips[first:first + block], {}, []
+        for s, b in pairs[r % len(pairs):] + pairs[:r % len(pairs)]:
             tally = tallies[s.name, b]
-            tally.cpu_s += time.process_time() - t0
-            tally.read_cpu_s += read_s
-            tally.wall_s += time.perf_counter() - w0
-            tally.clips += 1
-            tally.fallbacks += getattr(reader, "fallbacks", 0)
+            for j in ids:
+                path = str(s.paths[j % n])
+                bar.update()
+                if path in dead:
+                    continue
+                t0, w0 = time.process_time(), time.perf_counter()
+                try:
+                    data, reader, frame_inds, read_s = _run(composes[s.name, b], path, seed + j)
+                except (DecodeError, RuntimeError, OSError, IndexError, ValueError) as e:
+                    why = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+                    say(f"dataload: skipping {path} ({b}): {why}")
+                    dead.add(path)
+                    continue
+                tally.cpu_s += time.process_time() - t0
+                tally.read_cpu_s += read_s
+                tally.wall_s += time.perf_counter() - w0
+                tally.clips += 1
+                tally.fallbacks += getattr(reader, "fallbacks", 0)
+                if frame_inds is not None:
+                    seen.append((s.name, b, path, frame_inds, reader))
+                digests[s.name, b, j] = hashlib.sha1(np.ascontiguousarray(data["inputs"]).tobytes()).digest()
+        for name, b, path, frame_inds, reader in seen:  # after the timed turns: not inside anyone's time
             if path not in indexes:
                 indexes[path] = _index(path)
-            if frame_inds is not None:
-                tally.decoded.append(_frames_decoded(reader, indexes[path], frame_inds))
-            inputs[s.name, b] = np.asarray(data["inputs"])
-        for (name, b), x in inputs.items():  # bit for bit against the default decoder on the same files
-            if b != DEFAULT and (name, DEFAULT) in inputs:
-                tallies[name, b].same.append(bool(np.array_equal(x, inputs[name, DEFAULT])))
+            tallies[name, b].decoded.append(_frames_decoded(reader, indexes[path], frame_inds))
+        for (name, b, j), d in digests.items():  # bit for bit against the default decoder on the same files
+            if b != DEFAULT and (name, DEFAULT, j) in digests:
+                tallies[name, b].same.append(d == digests[name, DEFAULT, j])
     bar.close()
     return tallies
 
@@ -470,21 +478,21 @@ def markdown(df: pd.DataFrame, command: str, reencode=None, psnr: Optional[float
         **{f"cores/{g}": df[f"cores_per_{g}"].map(number) for g in GPUS}})
     lines = ["# Data loading: clips per core", "", f"_{environment_line()}; measured {time.strftime('%Y-%m-%d')}_",
              "", f"Command: `{command}`", "",
-             "Each row's own pipeline from its resolved config, one process, one thread, CPU time; every "
-             "(decoder, videos) pair round-robin in one run, the same videos, frame indices and augmentation "
-             "(seeded alike). 'default' is today's pipeline as the config states it (mmaction2's DecordInit and "
-             "DecordDecode); 'same as default' compares each clip's model input bit for bit with the default "
-             "decoder's on the same files. A training clip is 8 frames; a test clip is one video's 30 views. "
-             "Decoder bound: the decoder's own frames per CPU second decoding every frame in order to RGB, over "
-             "the frames it decoded per clip (the fast path's own count: it skips non-reference frames no clip "
-             "frame needs; decord's and torchcodec's: every frame from the keyframe, from the keyframe positions); "
-             "'of bound' is clips/s per core over it. The frames a clip decodes cost more than the average frame of "
-             "an in-order decode (each clip opens the file and restarts at keyframes, the costliest frames; the fast "
-             "path decodes only reference frames), so 'decoding alone' gives the clips/s of the reader's own steps "
-             "(open, index, decode, convert) timed inside the same pipeline runs, and 'of decoding alone' the share "
-             "of the pipeline's time they take. "
-             f"Cores per GPU: training clips/s of the GPU (estimate: fvcore count at {FRACTION_OF_PEAK:.0%} of the "
-             "dense bf16 peak, 3x forward, unless results/performance has a measured one) over clips/s per core.",
+             "Each row's own pipeline from its resolved config, one process, one thread, CPU time; every (decoder,"
+             f" videos) pair round-robin in one run, {BLOCK} clips a turn, the same videos, frame indices and "
+             "augmentation (seeded alike). 'default' is today's pipeline as the config states it (mmaction2's "
+             "DecordInit and DecordDecode); 'same as default' compares each clip's model input bit for bit with "
+             "the default decoder's on the same files. A training clip is 8 frames; a test clip is one video's 30 "
+             "views. Decoder bound: the decoder's own frames per CPU second decoding every frame in order to RGB, "
+             "over the frames it decoded per clip (the fast path's own count: it skips non-reference frames no "
+             "clip frame needs; decord's and torchcodec's: every frame from the keyframe, from the keyframe "
+             "positions); 'of bound' is clips/s per core over it. The frames a clip decodes cost more than the "
+             "average frame of an in-order decode (each clip opens the file and restarts at keyframes, the "
+             "costliest frames; the fast path decodes only reference frames), so 'decoding alone' gives the "
+             "clips/s of the reader's own steps (open, index, decode, convert) timed inside the same pipeline "
+             "runs, and 'of decoding alone' the share of the pipeline's time they take. Cores per GPU: training "
+             f"clips/s of the GPU (estimate: fvcore count at {FRACTION_OF_PEAK:.0%} of the dense bf16 peak, 3x "
+             "forward, unless results/performance has a measured one) over clips/s per core.",
              "", render_table(shown, "md"), "", "Load average (1, 5, 15 min) before -> after each split: "
              + "; ".join(f"{r} {s}: {la}" for (r, s), la in df.groupby(["row", "split"], sort=False)["load_avg"]
                          .first().items()), ""]
