@@ -515,9 +515,9 @@ def targets(df: pd.DataFrame) -> list[str]:
         if not len(fast):
             continue
         best = fast.loc[fast["speedup_vs_default"].idxmax()]
-        lines.append(f"{row} {split}: best {best['backend']} on {best['videos']} videos: "
+        lines.append(f"{row} {split}: best {best['backend']} (videos: {best['videos']}): "
                      f"{best['clips_per_s_per_core']:.1f} clips/s per core, {best['speedup_vs_default']:.2f}x the "
-                     f"default on {g['videos'].iloc[0]} (target >= 2x), same output as default "
+                     f"default on {g['videos'].iloc[0]} videos (target >= 2x), same output as default "
                      f"{100 * best['same_output']:.0f}%")
         short = fast[fast["gop"].fillna(1e9) <= 32]
         for r in short.itertuples():

@@ -97,7 +97,7 @@ def test_dataload_command_writes_the_tables(sets, tmp_path, capsys):
             "--backend", "pyav", "--out", str(tmp_path), "--quiet"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert f"wrote {tmp_path / 'dataload.csv'}" in out and "VidTr-S test: best pyav on re videos" in out
+    assert f"wrote {tmp_path / 'dataload.csv'}" in out and "VidTr-S test: best pyav (videos: re): " in out
     df = pd.read_csv(tmp_path / "dataload.csv")
     assert set(df["backend"]) == {"default", "pyav"} and set(df["split"]) == {"test"}
     assert df["same_output"].eq(1.0).all() and df["cores_per_H100"].isna().all()  # cores: training only
