@@ -417,10 +417,128 @@ def _speed(args) -> int:
     return 1 if len(unequal) else 0
 
 
+# --- dataload, prepare-videos ----------------------------------------------------------------
+
+def _add_dataload(sub) -> None:
+    dl = sub.add_parser("dataload", help="clips/s per core of a table's own data pipelines, per decoder; the decoder "
+                                         "bound; cores per GPU")
+    _options(dl, table_help=RUN_TABLE, rows=True, workdir=True, seed=True, quiet=True, cfg_options=True)
+    dl.add_argument("--split", choices=["train", "test", "both"], default="both")
+    source = dl.add_mutually_exclusive_group()
+    source.add_argument("--videos", help="a folder of videos (default: the built-in Kinetics-like set, built under "
+                                         "the workdir: long GOP as downloaded, short GOP as prepare-videos leaves it)")
+    source.add_argument("--data-root", help="the rows' own dataset videos under this dataset root")
+    dl.add_argument("--backend", nargs="+", metavar="NAME",
+                    help="decoders measured beside the default (default: every one that runs here: pyav, "
+                         "torchcodec, torchcodec-cuda where CUDA exists)")
+    dl.add_argument("--workers", type=_positive_int, default=1, help="worker processes, one thread each")
+    dl.add_argument("--clips", type=_positive_int, help="clips per (decoder, videos) pair (default: train 96, test 16)")
+    dl.add_argument("--out", default="results/performance", help="where dataload.{csv,md} go")
+    dl.set_defaults(func=_dataload)
+
+
+def _dataload_rows(args) -> list:
+    """Each selected row's model and its resolved config's train and test pipelines."""
+    from .measure.dataload import RowPipelines
+    from .runs.config import load_config
+
+    rows, seen = [], set()
+    for spec in _table_runs(args, ""):
+        if not spec.model or spec.row in seen:
+            continue  # ensembles: their members are rows of their own
+        seen.add(spec.row)
+        cfg = load_config(spec.config, spec.overrides, what=None)
+        pipes = {split: [dict(t) for t in cfg[f"{split}_dataloader"].dataset.pipeline] for split in ("train", "test")
+                 if cfg.get(f"{split}_dataloader")}
+        rows.append((RowPipelines(spec.row, spec.model, pipes), cfg))
+    if not rows:
+        raise KeyError(f"table {args.table}: no selected row has a config to measure")
+    return rows
+
+
+def _dataload(args) -> int:
+    from .data import kinetics_like as kl
+    from .data.datasets import video_prefix
+    from .data.decoders import BACKENDS, resolve_backend, unavailable
+    from .data.reencode import list_videos, psnr_db
+    from .measure import dataload as dl
+    from .runs.spec import DATA_ROOT, bench_home
+
+    if args.backend:
+        backends = [resolve_backend(b) for b in args.backend]
+    else:
+        backends = [b for b in BACKENDS if b != "decord" and unavailable(b) is None]
+    backends = [dl.DEFAULT] + list(dict.fromkeys(backends))
+    rows = _dataload_rows(args)
+    reencode, psnr = None, None
+    if args.videos or args.data_root:
+        folder = Path(args.videos) if args.videos else \
+            Path(video_prefix(rows[0][1].test_dataloader.dataset,
+                              lambda v: v.replace(DATA_ROOT, args.data_root) if isinstance(v, str) else v))
+        paths = [folder / r for r in list_videos(folder)]
+        if not paths:
+            raise FileNotFoundError(f"no videos under {folder}")
+        sets = [dl.VideoSet(folder.name, paths, kl.keyframe_interval(paths[0]))]
+    else:
+        down, re_dir, reencode = kl.build(bench_home(args.workdir) / "data" / "kinetics_like", progress=not args.quiet)
+        sets = [dl.VideoSet(name, kl.videos(d), kl.keyframe_interval(kl.videos(d)[0]))
+                for name, d in (("downloaded", down), ("reencoded", re_dir))]
+        scores = [psnr_db(str(a), str(b)) for a, b in zip(sets[0].paths[:3], sets[1].paths[:3])]
+        scores = [v for v in scores if v is not None]
+        psnr = sum(scores) / len(scores) if scores else None
+    splits = ["train", "test"] if args.split == "both" else [args.split]
+    clips = {"train": args.clips or 96, "test": args.clips or 16}
+    df = dl.measure([r for r, _ in rows], sets, backends, splits, clips, seed=args.seed or 0, workers=args.workers,
+                    progress=not args.quiet)
+    for line in dl.targets(df):
+        print(line)
+    if reencode is not None:
+        print(reencode.line())
+    for p in dl.write(df, Path(args.out), args.recorded_command, reencode, psnr):
+        print(f"wrote {p}")
+    return 0
+
+
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+def _add_prepare_videos(sub) -> None:
+    pv = sub.add_parser("prepare-videos", help="re-encode a video folder for training (short side, GOP), as "
+                                               "mmaction2's resize_videos --dense; frame counts checked")
+    pv.add_argument("src", help="folder of videos (searched recursively)")
+    pv.add_argument("dst", help="output folder: the same relative paths and names")
+    pv.add_argument("--short-side", type=_positive_int, default=256, help="pixels (mmaction2: 256)")
+    pv.add_argument("--gop", type=_positive_int, default=16, help="frames between keyframes (mmaction2 --dense: 16)")
+    pv.add_argument("--crf", type=int, default=23, help="x264 quality, lower is better (FFmpeg's default: 23)")
+    pv.add_argument("--preset", choices=X264_PRESETS, default="medium")
+    pv.add_argument("--b-pyramid", action="store_true",
+                    help="keep x264's B-frame pyramid (default: none, so the fast decoder can skip every unneeded "
+                         "B-frame)")
+    pv.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, help="videos encoded at once")
+    pv.add_argument("--psnr", type=int, default=3, help="re-encoded videos whose PSNR against the source is reported")
+    _options(pv, quiet=True)
+    pv.set_defaults(func=_prepare_videos)
+
+
+def _prepare_videos(args) -> int:
+    from .data.reencode import prepare_videos, psnr_db, summary, write_report
+
+    reports = prepare_videos(args.src, args.dst, short_side=args.short_side, gop=args.gop, crf=args.crf,
+                             preset=args.preset, b_pyramid=args.b_pyramid, workers=args.workers,
+                             progress=not args.quiet)
+    print(summary(reports))
+    scores = [psnr_db(r.src, r.dst) for r in [r for r in reports if not r.error][:args.psnr]]
+    scores = [v for v in scores if v is not None]
+    if scores:
+        print(f"PSNR against the source: {sum(scores) / len(scores):.1f} dB (mean of {len(scores)} videos)")
+    print(f"wrote {write_report(reports, Path(args.dst) / 'prepare_videos_report.jsonl')}")
+    return 1 if any(r.error for r in reports) else 0
+
+
 # --- the parser and main ---------------------------------------------------------------------
 
 SUBCOMMANDS = (_add_complexity, _add_plan, _add_launch, _add_status, _add_report, _add_config, _add_check_data,
-               _add_rollout, _add_demo, _add_speed)
+               _add_rollout, _add_demo, _add_speed, _add_dataload, _add_prepare_videos)
 
 
 def build_parser() -> argparse.ArgumentParser:

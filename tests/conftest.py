@@ -34,3 +34,24 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def ffmpeg():
+    """Debian's ffmpeg (H.264 encoding for test videos, prepare-videos; its shared libraries for
+    torchcodec), installed when missing (as the Slurm and LaTeX tests install theirs)."""
+    import os
+    import shutil
+    import subprocess
+
+    if not shutil.which("ffmpeg"):
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            pytest.skip("no ffmpeg, and installing Debian's ffmpeg needs root and apt-get")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        if subprocess.run(["apt-cache", "show", "ffmpeg"], capture_output=True, env=env).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, timeout=600)
+        run = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "ffmpeg"],
+                             capture_output=True, text=True, env=env, timeout=1200)
+        if run.returncode != 0 or not shutil.which("ffmpeg"):
+            pytest.skip(f"apt-get install ffmpeg failed: {(run.stderr or run.stdout)[-300:]}")
+    return shutil.which("ffmpeg")

@@ -303,7 +303,8 @@ def _by_path(t):
 class CheckedVideoDataset(VideoDataset):
     """mmaction2's VideoDataset, plus: annotation lines are checked (file and line number on
     error; labels against ``num_classes`` when given); videos are decoded by path
-    (DecordInitByPath replaces DecordInit); missing videos are dropped at load time and
+    (DecordInitByPath replaces DecordInit), by the fast decoder where it runs (the same frames);
+    missing videos are dropped at load time and
     unreadable ones skipped in training, each reported by path in ``bad_videos_file`` and
     counted; more than ``max_bad_fraction`` of them fails the run with a clear message. The
     video being decoded is kept in ``last_video_<split>.txt`` beside ``bad_videos_<split>.txt``,
@@ -319,7 +320,11 @@ class CheckedVideoDataset(VideoDataset):
         self._last_fd = (None, None)  # (pid, fd): opened lazily in each dataloader worker
         self.bad: list[tuple[str, str]] = []
         self._listed = 0
-        super().__init__(ann_file, [_by_path(t) for t in pipeline], *args, **kwargs)
+        # the fast decoder returns decord's frames, so it is chosen here, not in the config (a run's
+        # id follows its config): $VIDTR_DECODER, default PyAV where it imports (benchmark.data.decoders)
+        from .decoders import with_decoder  # here: decoders builds on this module's DecordInitByPath
+
+        super().__init__(ann_file, with_decoder([_by_path(t) for t in pipeline]), *args, **kwargs)
 
     def _report_bad(self, path: str, why: str, check: bool = True):
         if any(p == path for p, _ in self.bad):  # counted once, however many epochs meet it

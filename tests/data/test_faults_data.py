@@ -36,7 +36,7 @@ def _dataset(base, lines, test_mode=False, num_classes=2, max_bad=0.3):
                                   test_mode=test_mode, num_classes=num_classes, max_bad_fraction=max_bad,
                                   bad_videos_file=str(base / f"bad_videos_{'test' if test_mode else 'train'}.txt"))
     # decord opened from a buffer (mmaction2's DecordInit) would kill this process on a cut file
-    assert type(data.pipeline.transforms[0]) is ds.DecordInitByPath
+    assert isinstance(data.pipeline.transforms[0], ds.DecordInitByPath)  # the fast decoder is one (by path too)
     return data
 
 
