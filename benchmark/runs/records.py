@@ -27,6 +27,7 @@ class _RecordOptional(TypedDict, total=False):
     resumed_from: Optional[str]  # the checkpoint an interrupted attempt resumed from
     attempts: int
     world_size: int
+    hosts: list  # the nodes its ranks ran on, each once, in rank order
     total_batch: Optional[int]  # clips per optimizer step (batch_size x world_size), None: no training
     members: dict  # ensembles: member run id -> its metrics
 
