@@ -10,11 +10,11 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from slurm_waits import wait_for as _wait
 
 from benchmark.runs import job
 from benchmark.runs.launch import launch
@@ -106,18 +106,6 @@ def _sh(*cmd, home=None) -> str:
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
     assert run.returncode == 0, f"{' '.join(cmd)}: {run.stderr}"
     return run.stdout
-
-
-def _wait(predicate, timeout, what, work=None, specs=()):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return
-        failed = [r for r in status("smoke", list(specs), work) if r["state"] == "failed"] if specs else []
-        if failed:
-            raise AssertionError(f"{failed[0]['run_id']} failed: {failed[0]['error']} (log {failed[0]['log']})")
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _task_logs(home, job_id, suffix="log.err") -> list[str]:
