@@ -119,6 +119,14 @@ stop_pids() {  # stop_pids WHAT PID...: TERM, up to 10 s, then KILL
   log "$what still alive (pid ${left[*]}), SIGKILL"; kill -KILL "${left[@]}" 2>/dev/null || true
 }
 
+stop_munged() {  # munged only if this script started it and no other Slurm uses it
+  [[ -s "$H/run/munged.ours" ]] || return 0
+  local others
+  others="$({ pgrep -x slurmctld; pgrep -x slurmd; } | tr '\n' ' ' || true)"
+  if [[ -z "$others" ]]; then stop_pid munged "$H/run/munged.ours"
+  else log "munged left running: other Slurm daemons use it (pid $others)"; rm -f "$H/run/munged.ours"; fi
+}
+
 stop_pid() {  # stop_pid NAME PIDFILE
   if alive "$2"; then stop_pids "$1" "$(cat "$2")"; fi
   rm -f "$2"
@@ -271,7 +279,7 @@ wait_idle() {  # every node idle (or running jobs); one left DOWN by hand (in th
       log "resuming $down"; scontrol update NodeName="$down" State=RESUME >&2 || true; resumed=1
     fi
     if ((SECONDS - t0 > TIMEOUT)); then
-      sinfo -N -l >&2 || true; logs_tail; die "nodes not idle after ${TIMEOUT}s (\`$0 down\` cleans up)"
+      sinfo -N -l >&2 || true; logs_tail; die "nodes not idle after ${TIMEOUT}s"
     fi
     sleep 0.5
   done
@@ -315,18 +323,28 @@ cmd_up() {
       die "needs ip netns and unshare (Debian: iproute2, util-linux)"
     pick_net
     printf 'NODES=%s\nSUBNET=%s\nCTLD_PORT=%s\nSLURMD_PORT=%s\n' "$NODES" "$SUBNET" "$CTLD_PORT" "$SLURMD_PORT" >"$STATE"
-    net_up || { net_down; die "could not create the namespaces and the bridge"; }
+    trap undo_failed_up EXIT  # a failure from here on leaves no namespace, link or daemon behind
+    net_up
   else
     rm -f "$STATE"
   fi
   write_conf
   log "starting slurmctld + $NODES slurmd (conf $CONF)"
-  slurmctld -f "$CONF" >&2 || { logs_tail; die "slurmctld failed to start (\`$0 down\` cleans up)"; }
+  slurmctld -f "$CONF" >&2 || { logs_tail; die "slurmctld failed to start"; }
   for ((i = 1; i <= NODES; i++)); do
-    start_slurmd "$i" || { logs_tail; die "slurmd $(node_name "$i") failed to start (\`$0 down\` cleans up)"; }
+    start_slurmd "$i" || { logs_tail; die "slurmd $(node_name "$i") failed to start"; }
   done
   wait_idle
+  trap - EXIT
   echo "export SLURM_CONF=$CONF"
+}
+
+undo_failed_up() {
+  local rc=$?
+  ((rc)) || return 0
+  log "up failed: stopping what it started (its logs stay in $H/log)"
+  set +e; stop_slurm; stop_munged; rm -f "$STATE"
+  exit "$rc"
 }
 
 cmd_down() {
@@ -341,12 +359,7 @@ cmd_down() {
   fi
   stop_slurm
   net_down   # also a namespace or link of ours whose state file was lost
-  if [[ -s "$H/run/munged.ours" ]]; then  # munged only if this script started it and no other Slurm uses it
-    local others
-    others="$({ pgrep -x slurmctld; pgrep -x slurmd; } | tr '\n' ' ' || true)"
-    if [[ -z "$others" ]]; then stop_pid munged "$H/run/munged.ours"
-    else log "munged left running: other Slurm daemons use it (pid $others)"; rm -f "$H/run/munged.ours"; fi
-  fi
+  stop_munged
   rm -f "$STATE"
   local left
   left="$(ours_ns) $(ours_links)"
