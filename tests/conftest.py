@@ -21,7 +21,7 @@ def tiny(name: str, **extra) -> dict:
 
 
 # markers that follow from what a test needs: the real Slurm cluster, pdflatex
-FIXTURE_MARKERS = {"cluster": "slurm", "pdflatex": "latex"}
+FIXTURE_MARKERS = {"cluster": "slurm", "multinode_host": "slurm", "pdflatex": "latex"}
 
 
 def pytest_collection_modifyitems(items):

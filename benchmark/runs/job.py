@@ -23,6 +23,7 @@ from .config import check_trains, load_config, total_batch
 from .hooks import Diverged
 from .identity import recipe_digest
 from .metrics import scores_file_metrics
+from .nodes import announce_task, master_address, run_hosts
 from .records import SCORES, Record, make_record, read_record, write_record
 from .spec import CHECKPOINT_OF, DATA_ROOT, RunSpec, run_dir
 from .state import IN_FLIGHT, run_lock, status
@@ -251,6 +252,7 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
     if cfg.get("train_cfg"):
         runner.train()
     runner.test()  # its evaluator's numbers go to the log; the record's come from the scores file
+    hosts = run_hosts()  # every rank: a collective
     if runner.rank != 0:
         return {}
     multi = bool(cfg.test_dataloader.dataset.get("multi_class", False))
@@ -263,15 +265,17 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
         bad_videos={s: sum(1 for _ in open(p)) for s in ("train", "val", "test")
                     if (p := wd / f"bad_videos_{s}.txt").exists()},
         checkpoint=_last_checkpoint(wd), resumed_from=resumed_from,
-        attempts=sum(1 for _ in open(wd / "attempts.log")), world_size=runner.world_size,
+        attempts=sum(1 for _ in open(wd / "attempts.log")), world_size=runner.world_size, hosts=hosts,
         total_batch=total_batch(cfg, runner.world_size))
     return write_record(home, record)
 
 
 def dist_launcher(cfg) -> str:
     """mmengine's launcher for this task. One task: ``none``. Several Slurm tasks (one per GPU,
-    or a CPU profile's ``tasks_per_node``): torch.distributed, its master port taken from the
-    job id (two jobs on one node do not collide; a requeued job keeps its port). With CUDA:
+    or a CPU profile's ``tasks_per_node``, on one node or several): torch.distributed, its master
+    the job's first node (127.0.0.1 on one node), its port taken from the job id (two jobs on one
+    node do not collide; a requeued job keeps its port), ranks and local ranks Slurm's; each task
+    starts its log with a line naming its task and node (``status`` names them). With CUDA:
     mmengine's ``slurm`` launcher and the config's backend (nccl). The one place that handles a
     host without CUDA: mmengine's launchers (``slurm`` and ``pytorch`` alike) call
     ``torch.cuda.set_device``, which fails there, so the gloo process group is started here from
@@ -280,18 +284,15 @@ def dist_launcher(cfg) -> str:
     ntasks = int(os.environ.get("SLURM_NTASKS", "1"))
     if ntasks <= 1:
         return "none"
-    import subprocess
-
     import torch
     import torch.distributed as dist
 
     os.environ.setdefault("MASTER_PORT", str(15000 + int(os.environ.get("SLURM_JOB_ID", "0")) % 15000))
+    if "MASTER_ADDR" not in os.environ:  # set by hand: kept, as mmengine's Slurm launcher keeps it
+        os.environ["MASTER_ADDR"] = master_address()
+    announce_task()
     if torch.cuda.is_available():
         return "slurm"
-    if "MASTER_ADDR" not in os.environ:  # the job's first node, as mmengine's Slurm launcher picks it
-        os.environ["MASTER_ADDR"] = "127.0.0.1" if os.environ.get("SLURM_JOB_NUM_NODES", "1") == "1" else (
-            subprocess.run(["scontrol", "show", "hostnames", os.environ["SLURM_JOB_NODELIST"]],
-                           capture_output=True, text=True, check=True).stdout.split()[0])
     os.environ.update(RANK=os.environ["SLURM_PROCID"], WORLD_SIZE=str(ntasks),
                       LOCAL_RANK=os.environ.get("SLURM_LOCALID", "0"))
     if not dist.is_initialized():

@@ -32,6 +32,7 @@ class _RecordOptional(TypedDict, total=False):
     scores_bytes: int
     attempts: int
     world_size: int
+    hosts: list  # the nodes its ranks ran on, each once, in rank order
     total_batch: Optional[int]  # clips per optimizer step (batch_size x world_size), None: no training
     members: dict  # ensembles: member run id -> its metrics
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..files import atomic_write
+from .nodes import task_log_text, task_node
 from .records import read_json_object, read_record, stale_reason
 from .spec import RunSpec
 
@@ -130,8 +131,9 @@ _COLLATERAL = re.compile(r"[Cc]onnection (closed|reset|refused)|[Bb]roken pipe|g
 
 def _last_error(path: Optional[str]) -> str:
     """The error line of a job's stderr; of a multi-task job (submitit writes ``<job>_<task>_log.err``
-    per task), the first task whose error is a cause rather than a lost peer, named
-    ('task 1: ValueError: ...'): the task that failed first is often not task 0."""
+    per task), the first task whose error is a cause rather than a lost peer, named with the node
+    its log says it ran on ('task 1 on node2: ValueError: ...'): the task that failed first is
+    often not task 0, nor on rank 0's node."""
     if not path:
         return ""
     p = Path(path)
@@ -142,13 +144,15 @@ def _last_error(path: Optional[str]) -> str:
         logs = sorted((int(t.group(1)), f) for t, f in found if t)
     else:
         logs = [(0, p)]
-    errors = [(task, e) for task, f in logs if f.exists() and (e := error_line(f.read_text(errors="replace")))]
+    texts = {task: f.read_text(errors="replace") for task, f in logs if f.exists()}
+    errors = [(task, e) for task, text in texts.items() if (e := error_line(task_log_text(text)))]
     if not errors:
         return ""
     if len(logs) == 1:
         return errors[0][1]
     task, e = next(((t, e) for t, e in errors if not _COLLATERAL.search(e)), errors[0])
-    return f"task {task}: {e}"[:300]
+    node = task_node(texts[task])
+    return f"task {task}{f' on {node}' if node else ''}: {e}"[:300]
 
 
 def _alive(pid) -> bool:

@@ -6,11 +6,11 @@ import os
 import pickle
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from slurm_waits import wait_for as _wait
 
 from benchmark.cli import main
 from benchmark.runs import job
@@ -39,18 +39,6 @@ def cluster(tmp_path_factory):
     yield env
     subprocess.run(["bash", str(SCRIPT), "down"], capture_output=True, text=True, env=env, timeout=120)
     os.environ.pop("SLURM_CONF", None)
-
-
-def _wait(predicate, timeout, what, work=None, specs=()):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return
-        failed = [r for r in status("smoke", list(specs), work) if r["state"] == "failed"] if specs else []
-        if failed:
-            raise AssertionError(f"{failed[0]['run_id']} failed: {failed[0]['error']} (log {failed[0]['log']})")
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_smoke_table_runs_on_slurm_and_a_finished_table_submits_nothing(cluster, tmp_path, capsys):
