@@ -124,28 +124,22 @@ class FlopCache:
 
 def measured_throughput(model: str, gpu: Gpu, results: Path = RESULTS) -> Optional[tuple[float, str]]:
     """The best measured training throughput (clips/s per GPU) of ``model`` on ``gpu`` in
-    ``results/`` (``speed --mode train --device cuda`` writes ``speed_train_*_cuda.csv``), and the
-    file it came from; None when no such measurement exists."""
-    best = None
-    for path in sorted(results.glob("speed_train_*_cuda.csv")):
-        df = pd.read_csv(path)
-        rows = df[(df["model"] == model) & df["device"].astype(str).str.contains(gpu.name, case=False, regex=False)
-                  & df["throughput"].notna()]
-        if len(rows) and (best is None or rows["throughput"].max() > best[0]):
-            best = (float(rows["throughput"].max()), path.name)
-    return best
+    ``results/`` (``speed --mode train --device cuda``; read as the data-loading benchmark reads
+    it), and where it came from; None when no such measurement exists."""
+    from .dataload import measured_gpu_clips_per_s
+
+    rate = measured_gpu_clips_per_s(model, gpu.name, results)
+    return None if rate is None else (rate, f"speed_train_*_cuda.csv in {results.name}/")
 
 
-def _cores_per_gpu(model: str, gpu: Gpu) -> Optional[float]:
-    """What ``vidtr-bench dataload`` measured (cores one GPU of this kind needs to feed ``model``)."""
+def _cores_per_gpu(model: str, gpu: Gpu, results: Path) -> Optional[float]:
+    """The decoding cores one GPU of this kind needs to feed ``model``, from what ``vidtr-bench
+    dataload`` measured per core; None where it has not measured the model."""
+    from .dataload import cores_per_gpu
+
     try:
-        from . import dataload
-    except ImportError:  # the data-loading benchmark is not there: no figure
-        return None
-    fn = getattr(dataload, "cores_per_gpu", None)
-    try:
-        return fn(model, gpu.name) if fn else None
-    except (KeyError, ValueError, FileNotFoundError):
+        return cores_per_gpu(model, gpu.name, results=results.parent).cores
+    except (KeyError, FileNotFoundError):  # not measured: no figure rather than a guess
         return None
 
 
@@ -261,7 +255,7 @@ def plan(table_ids: list[str], home: Path, *, seeds=(0,), profile: Optional[dict
             p.gpu_hours_source = (f"estimate: fvcore count at {PEAK_FRACTION:.0%} of the {gpu.name}'s "
                                   f"{'bf16' if amp else 'fp32'} peak ({gpu.peak(amp):g} TFLOP/s)")
         p.wall_hours = p.gpu_hours / gpus
-        p.cores_per_gpu = _cores_per_gpu(s.model, gpu)
+        p.cores_per_gpu = _cores_per_gpu(s.model, gpu, results)
         paper = PAPER_TIMES.get((p.model, s.dataset))
         if paper is not None:
             hours, n, kind, where = paper

@@ -53,7 +53,10 @@ def _backbone(backbone: dict) -> dict:
     if backbone.get("type") not in ("VidTr", "mmaction.VidTr"):
         return backbone
     options = {k: v for k, v in backbone.items() if k not in ("type", "arch", "pretrained", "init_cfg")}
-    spec = dataclasses.asdict(vidtr.resolve_spec(backbone.get("arch"), options))
+    try:
+        spec = dataclasses.asdict(vidtr.resolve_spec(backbone.get("arch"), options))
+    except (TypeError, ValueError) as e:  # a bad model.backbone option, named with what was asked
+        raise ValueError(f"model.backbone (arch {backbone.get('arch')!r}, options {options}): {e}") from None
     spec = {k: v for k, v in spec.items() if k not in NOT_COMPUTED_SPEC}
     return {"type": "VidTr", "spec": spec, "pretrained": backbone.get("pretrained"),
             "init_cfg": backbone.get("init_cfg")}

@@ -14,7 +14,7 @@ from slurm import launcher as sl
 from .config import check_trains, load_config
 from .job import execute, execute_after
 from .spec import RunSpec, run_dir
-from .state import IN_FLIGHT, MANIFEST, error_line, failure_reason, status, update_manifest
+from .state import IN_FLIGHT, MANIFEST, error_line, failure_reason, lock_holder, status, update_manifest
 
 
 def _table_line(cols: list) -> str:
@@ -69,9 +69,16 @@ def launch(table: str, specs: list[RunSpec], home: Path, *, executor: str = "loc
                          "cancel them first (scancel) or wait")
     if forced:  # rerun from scratch; the previous attempt moves aside, nothing is deleted
         stamp = time.strftime("%Y%m%d-%H%M%S-") + f"{time.time_ns() % 10**9:09d}"
+        for s in [s for s in specs if s.run_id in forced] if not dry_run else []:  # none held by a process
+            holder = lock_holder(run_dir(home, s))
+            if holder:
+                raise ValueError(f"--force: run {s.run_id} is running ({holder}); nothing was moved: wait for it "
+                                 "or stop that process")
         for s in [s for s in specs if s.run_id in forced] if not dry_run else []:
             wd = run_dir(home, s)
-            old = [p for p in wd.iterdir() if not p.name.startswith("previous-")] if wd.exists() else []
+            # the lock file stays: a process that opens it later must lock the same file
+            old = [p for p in wd.iterdir() if not p.name.startswith("previous-") and p.name != "run.lock"] \
+                if wd.exists() else []
             if old:
                 keep = wd / f"previous-{stamp}"
                 keep.mkdir(exist_ok=True)

@@ -68,7 +68,7 @@ def show_config(table_id: str, row: str, home: Path, *, dataset: Optional[str] =
         if len(models) != 1:
             what = ", ".join(f"{s.run_id} ({s.model} on {s.dataset})" for s in models) or "none (an ensemble)"
             raise ValueError(f"--dump writes one config, but {len(models)} runs with a config match: {what}; "
-                             "pick one with --dataset and/or --model")
+                             "pick one with --dataset, --model and/or --seed")
         spec = models[0]
         dump = Path(dump)
         if dump.suffix != ".py":

@@ -118,6 +118,9 @@ def _check_record(data: dict) -> None:
     for key in ("run_id", "scores_file"):
         if not isinstance(data.get(key), str):
             raise ValueError(f"'{key}' is {data.get(key)!r}, expected a string")
+    n = data.get("num_test_videos", 0)
+    if type(n) is not int or n < 0:
+        raise ValueError(f"'num_test_videos' is {n!r}, expected a whole number >= 0")
 
 
 def read_json_object(path: Path, what: str, required: tuple = (), check=None) -> Optional[dict]:
@@ -158,7 +161,12 @@ def read_record(home: Path, spec_or_id) -> Optional[Record]:
     A run adopted from an earlier version (``runs/<id>`` links to its old directory) reads under
     its current id, the old one kept as ``adopted_from``."""
     wd = run_dir(home, spec_or_id)
-    data = read_json_object(wd / RECORD, "record", required=("run_id", "metrics"), check=_check_record)
+    def check(record: dict) -> None:
+        _check_record(record)
+        if not wd.is_symlink() and record["run_id"] != wd.name:  # copied from another run's directory
+            raise ValueError(f"it is the record of run {record['run_id']}, not of run {wd.name}")
+
+    data = read_json_object(wd / RECORD, "record", required=("run_id", "metrics"), check=check)
     if data is None:
         return None
     if wd.is_symlink() and data["run_id"] != wd.name:

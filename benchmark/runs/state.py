@@ -55,6 +55,21 @@ def run_lock(wd: Path, run_id: str):
         f.close()
 
 
+def lock_holder(wd: Path) -> str:
+    """Who holds a run's lock now ('' when nobody does: a look, the lock is not kept)."""
+    path = wd / "run.lock"
+    if not path.exists():
+        return ""
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            return f.read().strip() or "another process"
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return ""
+
+
 def _manifest_path(home: Path, table: str) -> Path:
     return home / table / MANIFEST
 
@@ -156,14 +171,19 @@ def _last_error(path: Optional[str]) -> str:
 
 
 def _alive(pid) -> bool:
-    """Whether a local run's process (submitit's local job id is its pid) still exists."""
+    """Whether a local run's process (submitit's local job id is its pid) still exists and is a
+    Python process: after a reboot or a long time the pid may belong to another program."""
     try:
         os.kill(int(pid), 0)
-        return True
     except (TypeError, ValueError, ProcessLookupError):
         return False
     except PermissionError:
-        return True
+        pass
+    cmdline = Path(f"/proc/{int(pid)}/cmdline")
+    try:  # Linux: the process's command; elsewhere, trust the pid
+        return b"python" in cmdline.read_bytes() if cmdline.parent.is_dir() else True
+    except OSError:
+        return False
 
 
 def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = False) -> list[dict]:

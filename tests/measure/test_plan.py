@@ -49,15 +49,16 @@ def test_fine_tunes_come_after_their_kinetics_run_and_ensembles_after_their_memb
 
 
 def test_a_measured_throughput_replaces_the_estimate(tmp_path):
-    results = tmp_path / "results"
+    results = tmp_path / "performance"
     results.mkdir()
-    pd.DataFrame([dict(model="vidtr_s_8x8", device="Tesla V100-SXM2-32GB", throughput=100.0, batch=16),
-                  dict(model="vidtr_s_8x8", device="Tesla V100-SXM2-32GB", throughput=120.0, batch=32)]).to_csv(
+    pd.DataFrame([dict(model="vidtr_s_8x8", device="cuda", throughput=100.0, batch=16, error=None),
+                  dict(model="vidtr_s_8x8", device="cuda", throughput=120.0, batch=32, error=None)]).to_csv(
         results / "speed_train_bf16_cuda.csv", index=False)
+    (results / "speed_train_bf16_cuda.md").write_text("# VidTr speed\n\n_device Tesla V100-SXM2-32GB; torch 2.14_\n")
     df = pl.plan(["1"], tmp_path, profile=sl.load_profile("v100x64"), progress=False, results=results)
     row = df[df["model"] == "vidtr_s_8x8"].iloc[0]
     assert row["gpu_hours"] == pytest.approx(246_245 * 50 / 120.0 / 3600)
-    assert row["gpu_hours_source"] == "measured (speed_train_bf16_cuda.csv)"
+    assert row["gpu_hours_source"].startswith("measured (speed_train_*_cuda.csv")
     assert df[df["model"] == "vidtr_m_16x4"].iloc[0]["gpu_hours_source"].startswith("estimate")
 
 

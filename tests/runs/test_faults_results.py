@@ -361,3 +361,61 @@ def test_launching_an_ensemble_row_alone_uses_its_finished_members(finished, tmp
     assert after["metrics"] == before["metrics"] and after["finished_at"] >= before["finished_at"]
     assert len(list(run_dir(home, specs[2]).glob("previous-*"))) == 1  # the ensemble alone moved aside
     assert not list(run_dir(home, specs[0]).glob("previous-*"))
+
+
+# --- cases of the second probe (beyond the list) ----------------------------------------
+
+@pytest.mark.parametrize("option, shown", [("model.backbone.nope=1", "unknown option(s) ['nope']"),
+                                           ("model.backbone.num_frames=0", "'num_frames': 0")])
+def test_a_bad_backbone_option_is_one_line_naming_it(tmp_path, option, shown):
+    with pytest.raises(SystemExit) as e:
+        main(["launch", "--table", "smoke", "--workdir", str(tmp_path), "--dry-run", "--cfg-options", option])
+    assert "model.backbone (arch 'vidtr_s_8x8'" in str(e.value) and shown in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_record_copied_into_another_runs_directory_is_named_not_shown(finished, tmp_path, capsys):
+    home, specs = _copy(finished, tmp_path)
+    shutil.copy(run_dir(home, specs[0]) / RECORD, run_dir(home, specs[1]) / RECORD)
+    rows = status("smoke", specs, home)
+    assert [r["state"] for r in rows] == ["done", "not launched", "done"]
+    assert f"it is the record of run {specs[0].run_id}, not of run {specs[1].run_id}" in capsys.readouterr().err
+
+
+def test_a_record_with_a_negative_video_count_is_named(finished, tmp_path, capsys):
+    home, specs = _copy(finished, tmp_path)
+    path = run_dir(home, specs[0]) / RECORD
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), num_test_videos=-5)))
+    assert status("smoke", specs, home)[0]["state"] == "not launched"
+    assert "'num_test_videos' is -5, expected a whole number >= 0" in capsys.readouterr().err
+
+
+def test_a_local_run_whose_pid_now_belongs_to_another_program_is_not_running(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "30"])  # alive, but not a Python process of ours
+    try:
+        spec = table_runs("smoke", str(tmp_path / "data"))[0]
+        update_manifest(tmp_path, "smoke", spec.run_id, executor="local", state="running", job_id=str(sleeper.pid))
+        row = status("smoke", [spec], tmp_path)[0]
+        assert row["state"] == "failed" and "process ended without a record" in row["error"]
+    finally:
+        sleeper.kill()
+
+
+def test_an_output_that_cannot_be_written_is_named_not_its_temporary_file(read_only_dir):
+    from benchmark.files import atomic_write
+
+    with pytest.raises(OSError) as e:
+        atomic_write(read_only_dir / "table.md", "x")
+    assert e.value.filename == str(read_only_dir / "table.md")
+
+
+def test_force_never_moves_a_run_that_a_process_holds(finished, tmp_path):
+    from benchmark.runs.state import run_lock
+
+    home, specs = _copy(finished, tmp_path)
+    wd = run_dir(home, specs[1])
+    before = sorted(p.name for p in wd.iterdir())
+    with run_lock(wd, specs[1].run_id):
+        with pytest.raises(ValueError, match=f"--force: run {specs[1].run_id} is running \\(pid {os.getpid()}"):
+            launch("smoke", specs, home, force={specs[1].run_id}, progress=False, out=_quiet)
+    assert sorted(p.name for p in wd.iterdir()) == before  # nothing moved
