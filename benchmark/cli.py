@@ -241,18 +241,23 @@ def _add_config(sub) -> None:
     cf.add_argument("--row", required=True, help="a row label, as the paper prints it")
     cf.add_argument("--dataset", help="only the run on this dataset (e.g. ucf101 for a Table 6 row)")
     cf.add_argument("--model", help="only the run of this model (e.g. one member of an ensemble row)")
-    cf.add_argument("--dump", help="write the one matching run's config to this .py file (Config.fromfile reads it)")
-    _options(cf, workdir=True, seed=True, cfg_options=True)
+    cf.add_argument("--dump", help="write the one matching run's config to this .py file, ready for mmaction2's "
+                                   "train.py/test.py (data root: --data-root, $VIDTR_DATA_ROOT, else 'data')")
+    _options(cf, workdir=True, data_root=True, seed=True, cfg_options=True)
     cf.set_defaults(func=_config)
 
 
 def _config(args) -> int:
+    from .data.datasets import DATA_ROOT_ENV
     from .runs.preflight import show_config
     from .runs.spec import bench_home
+    from .runs.tables import default_data_root
 
-    show_config(args.table, args.row, bench_home(args.workdir), dataset=args.dataset,
-                dump=Path(args.dump) if args.dump else None, seed=args.seed, cfg_options=args.cfg_options,
-                model=args.model)
+    home = bench_home(args.workdir)
+    given = args.data_root or os.environ.get(DATA_ROOT_ENV)
+    data_root = str(Path(given).expanduser().resolve()) if given else (default_data_root(args.table, home) or None)
+    show_config(args.table, args.row, home, dataset=args.dataset, dump=Path(args.dump) if args.dump else None,
+                seed=args.seed, cfg_options=args.cfg_options, model=args.model, data_root=data_root)
     return 0
 
 
