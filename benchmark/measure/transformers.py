@@ -416,7 +416,7 @@ def render(df: pd.DataFrame, fmt: str, env: str) -> str:
     shown = display_frame(df)
     if fmt == "tex":
         shown = shown.drop(columns=["note"])
-        body = render_table(shown, "tex", column_format="l" * len(shown.columns))
+        body = render_table(shown, "tex")
         return f"% {title}\n% {env}\n% needs \\usepackage{{booktabs}}\n" + body
     if fmt != "md":
         raise ValueError(f"unknown format {fmt!r}; valid: csv, md, tex")

@@ -53,6 +53,7 @@ def scalar_log(wd: Path) -> pd.DataFrame:
         raise FileNotFoundError(f"run {wd.name} has no scalar log ({wd}/<time>/{SCALARS}): it has not trained yet, "
                                 "or its config logs no scalars")
     df = pd.DataFrame(rows).drop_duplicates(["split", "step"], keep="last").sort_values(["split", "step"])
+    df["epoch"] = df["epoch"].astype(float) if "epoch" in df else float("nan")
     train = df["split"] == "train"
     if train.any():  # the position of each iteration within its epoch
         per_epoch = df[train].groupby("epoch")["step"].transform(lambda s: s - s.min() + 1)

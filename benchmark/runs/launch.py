@@ -11,13 +11,10 @@ from typing import Optional
 
 from slurm import launcher as sl
 
+from ..formatting import text_columns
 from .job import execute, execute_after
 from .spec import RunSpec, run_dir
 from .state import IN_FLIGHT, MANIFEST, failure_reason, status, update_manifest
-
-
-def _table_line(cols: list) -> str:
-    return "  ".join(f"{c:<{w}}" for c, w in zip(cols, (34, 26, 22, 12, 30)))
 
 
 def _task(spec: RunSpec, home: Path, waits: list[RunSpec]) -> sl.Task:
@@ -70,12 +67,11 @@ def launch(table: str, specs: list[RunSpec], home: Path, *, executor: str = "loc
                 for p in old:
                     shutil.move(str(p), str(keep / p.name))
         done, outdated = set(), set()
-    out(_table_line(["run", "row", "model", "dataset", "state"]))
-    for s in specs:
-        state = ("done, STALE (skipped)" if s.run_id in outdated else "done (skipped)" if s.run_id in done
-                 else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
-                 else "would launch" if dry_run else "launching")
-        out(_table_line([s.run_id, s.row[:26], (s.model or "ensemble")[:22], s.dataset, state]))
+    out(text_columns(["run", "row", "model", "dataset", "state"], [
+        [s.run_id, s.row, s.model or "ensemble", s.dataset,
+         "done, STALE (skipped)" if s.run_id in outdated else "done (skipped)" if s.run_id in done
+         else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
+         else "would launch" if dry_run else "launching"] for s in specs]))
     if outdated and not force:
         out(f"warning: {len(outdated)} finished run(s) were defined by a config that has changed since they ran; "
             "their results stay as they are: --force reruns them (the old attempt is kept in previous-<time>/)")

@@ -19,13 +19,6 @@ from benchmark.runs.tables import table_runs
 from benchmark.tables.paper import TABLES
 
 
-@pytest.fixture(scope="module")
-def smoke_home(tmp_path_factory):
-    work = tmp_path_factory.mktemp("report") / "work"
-    assert main(["launch", "--table", "smoke", "--workdir", str(work), "--quiet"]) == 0
-    return work
-
-
 def test_report_shows_the_recorded_metrics_and_their_provenance(smoke_home, tmp_path):
     assert main(["report", "--table", "smoke", "--workdir", str(smoke_home), "--out", str(tmp_path)]) == 0
     md = (tmp_path / "table_smoke.md").read_text()
