@@ -34,3 +34,14 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def smoke_home(tmp_path_factory):
+    """A workdir with the smoke table's three runs finished (records, scalar logs, TensorBoard
+    files), launched once for every test that reads finished runs."""
+    from benchmark.cli import main
+
+    work = tmp_path_factory.mktemp("report") / "work"
+    assert main(["launch", "--table", "smoke", "--workdir", str(work), "--quiet"]) == 0
+    return work
