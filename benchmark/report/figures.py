@@ -143,4 +143,6 @@ def per_class_figure(gains: pd.DataFrame, out_stem: Path, label_a: str, label_b:
     ax.invert_yaxis()
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(f"top-1 difference, {label_a} minus {label_b} (percentage points)")
+    ax.set_ylabel("class")
+    ax.set_title("Table A.4: classes with the largest gain and loss")
     return save_figure(fig, out_stem)
