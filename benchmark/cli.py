@@ -216,17 +216,19 @@ def _add_status(sub) -> None:
 
 
 def _status(args) -> int:
+    from .formatting import text_columns
     from .runs.state import status
 
     home, data_root = _home_and_data(args, need_data=False)
-    print(f"{'run':<34}  {'row':<26}  {'state':<12}  details")
+    lines = []
     for r in status(args.table, _table_runs(args, data_root), home):
         details = r["metrics"] or (f"job {r['job_id']}" if r["job_id"] else "")
         if r["state"] == "failed":
             details = f"log {r['log'] or '-'}: {r['error']}"
         elif r["error"]:  # why a job waits (Slurm's pending reason), why the state is unknown, or stale
             details = f"{details}: {r['error']}" if details else r["error"]
-        print(f"{r['run_id']:<34}  {r['row'][:26]:<26}  {r['state']:<12}  {details}")
+        lines.append([r["run_id"], r["row"], r["state"], details])
+    print(text_columns(["run", "row", "state", "details"], lines))
     return 0
 
 
@@ -242,6 +244,10 @@ def _add_report(sub) -> None:
     rp.add_argument("--runs", nargs=2, metavar=("RUN_A", "RUN_B"), help="Table A.4: compare these two run ids")
     rp.add_argument("--classes", help="Table A.4: class names, one per line in label order")
     rp.add_argument("--top", type=_positive_int, default=5, help="Table A.4: classes with the largest gain and loss")
+    rp.add_argument("--rows", nargs="+", metavar="ROW", help="only these rows (labels as the paper prints them)")
+    rp.add_argument("--columns", nargs="+", metavar="COLUMN",
+                    help="only these columns after 'model': a metric (top1, gflops, or its title 'top-1': ours, "
+                         "paper, difference) or a column's title ('input', 'test videos')")
     _options(rp, workdir=True, cfg_options=True, seed=True)
     rp.set_defaults(func=_report)
 
@@ -252,7 +258,8 @@ def _report(args) -> int:
 
     write_reports(args.table, bench_home(args.workdir), out=Path(args.out) if args.out else None, fmt=args.format,
                   complexity_dir=Path(args.complexity), runs=args.runs, classes=args.classes, top=args.top,
-                  cfg_options=args.cfg_options, seeds=args.seeds or ([args.seed] if args.seed is not None else None))
+                  cfg_options=args.cfg_options, seeds=args.seeds or ([args.seed] if args.seed is not None else None),
+                  rows=args.rows, columns=args.columns)
     return 0
 
 
@@ -262,20 +269,24 @@ def _add_config(sub) -> None:
     cf.add_argument("--row", required=True, help="a row label, as the paper prints it")
     cf.add_argument("--dataset", help="only the run on this dataset (e.g. ucf101 for a Table 6 row)")
     cf.add_argument("--model", help="only the run of this model (e.g. one member of an ensemble row)")
-    cf.add_argument("--dump", help="write the one matching run's config to this .py file (Config.fromfile reads it)")
-    _options(cf, workdir=True, seed=True, cfg_options=True)
+    cf.add_argument("--dump", help="write the one matching run's config to this .py file, ready for mmaction2's "
+                                   "train.py/test.py (data root: --data-root, $VIDTR_DATA_ROOT, else 'data')")
+    _options(cf, workdir=True, data_root=True, seed=True, cfg_options=True)
     cf.set_defaults(func=_config)
 
 
 def _config(args) -> int:
+    from .data.datasets import DATA_ROOT_ENV
     from .runs.preflight import show_config
     from .runs.spec import bench_home
-    from .runs.tables import table_seeds
+    from .runs.tables import default_data_root, table_seeds
 
-    show_config(args.table, args.row, bench_home(args.workdir), dataset=args.dataset,
-                dump=Path(args.dump) if args.dump else None, seeds=table_seeds(args.table, args.seed, args.seeds),
-                cfg_options=args.cfg_options,
-                model=args.model)
+    home = bench_home(args.workdir)
+    given = args.data_root or os.environ.get(DATA_ROOT_ENV)
+    data_root = str(Path(given).expanduser().resolve()) if given else (default_data_root(args.table, home) or None)
+    show_config(args.table, args.row, home, dataset=args.dataset, dump=Path(args.dump) if args.dump else None,
+                seeds=table_seeds(args.table, args.seed, args.seeds), cfg_options=args.cfg_options, model=args.model,
+                data_root=data_root)
     return 0
 
 
@@ -316,6 +327,44 @@ def _plan(args) -> int:
 
     write_plan(args.table, bench_home(args.workdir), seeds=args.seeds or [args.seed or 0], cluster=args.cluster,
                fmt=args.format, out=Path(args.out) if args.out else None, progress=not args.quiet)
+    return 0
+
+
+# --- curves, compare ------------------------------------------------------------------------
+
+def _add_curves(sub) -> None:
+    cu = sub.add_parser("curves", help="loss and top-1 curves of runs, from their mmengine scalar logs")
+    cu.add_argument("runs", nargs="+", metavar="RUN", help="run ids (as launch/status print them) or run directories")
+    cu.add_argument("--out", default="curves", help="figure file stem: writes STEM.png and STEM.pdf (default ./curves)")
+    cu.add_argument("--smooth", type=_positive_int, default=1, help="rolling mean over this many iterations")
+    _options(cu, workdir=True)
+    cu.set_defaults(func=_curves)
+
+
+def _curves(args) -> int:
+    from .report.curves import write_curves
+    from .runs.spec import bench_home
+
+    write_curves(args.runs, bench_home(args.workdir), Path(args.out), smooth=args.smooth)
+    return 0
+
+
+def _add_compare(sub) -> None:
+    co = sub.add_parser("compare", help="two runs or more: config keys that differ, metrics side by side, curves")
+    co.add_argument("runs", nargs="+", metavar="RUN", help="run ids (as launch/status print them) or run directories")
+    co.add_argument("--out", help="also write compare.md and compare_curves.png/pdf here "
+                                  "(default <workdir>/compare/<run ids>)")
+    _options(co, workdir=True)
+    co.set_defaults(func=_compare)
+
+
+def _compare(args) -> int:
+    from .report.compare import compare
+    from .runs.spec import bench_home
+
+    home = bench_home(args.workdir)
+    out = Path(args.out) if args.out else home / "compare" / "__".join(Path(r).name for r in args.runs)[:200]
+    compare(args.runs, home, out)
     return 0
 
 
@@ -537,8 +586,8 @@ def _prepare_videos(args) -> int:
 
 # --- the parser and main ---------------------------------------------------------------------
 
-SUBCOMMANDS = (_add_complexity, _add_plan, _add_launch, _add_status, _add_report, _add_config, _add_check_data,
-               _add_rollout, _add_demo, _add_speed, _add_dataload, _add_prepare_videos)
+SUBCOMMANDS = (_add_complexity, _add_plan, _add_launch, _add_status, _add_report, _add_curves, _add_compare,
+               _add_config, _add_check_data, _add_rollout, _add_demo, _add_speed, _add_dataload, _add_prepare_videos)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,8 @@ import numpy as np
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from vidtr.configs.data import ann_file, video_dir
+
 from .data.video_io import write_clip
 from .files import atomic_write
 from .runs.spec import DATA_ROOT, RunSpec
@@ -29,15 +31,16 @@ TABLE = Table("smoke", "smoke table", "smoke", len(CLASSES), ("top1", "top5", "m
 
 
 def make_clips(root, n_train: int = 12, n_test: int = 6, size: int = 32, frames: int = 16, seed: int = 0) -> Path:
-    """Write ``root/smoke/videos/*.avi`` (MJPG, 8 fps) and ``train_list.txt`` / ``val_list.txt``.
-    Deterministic; existing files are reused."""
+    """Write ``root/smoke/videos_{train,val}/*.avi`` (MJPG, 8 fps) and their list files, in the one
+    data layout (``vidtr/configs/data.py``). Deterministic; existing files are reused."""
     base = Path(root) / "smoke"
-    if (base / "val_list.txt").exists():
+    if Path(ann_file(root, "smoke", "val")).exists():
         return base
-    (base / "videos").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     lists = {}
     for split, n in (("train", n_train), ("val", n_test)):
+        videos = Path(video_dir(root, "smoke", split))
+        videos.mkdir(parents=True, exist_ok=True)
         lines = []
         for i in range(n):
             label = i % 2
@@ -50,12 +53,12 @@ def make_clips(root, n_train: int = 12, n_test: int = 6, size: int = 32, frames:
                 clip[t] = rng.integers(0, 40, size=(size, size, 3), dtype=np.uint8)
                 x = x if label == 0 else size - side - x
                 clip[t, y:y + side, x:x + side] = colour
-            if not write_clip(base / "videos" / name, clip, "MJPG", 8):
-                raise RuntimeError(f"smoke: could not write {base / 'videos' / name}")
+            if not write_clip(videos / name, clip, "MJPG", 8):
+                raise RuntimeError(f"smoke: could not write {videos / name}")
             lines.append(f"{name} {label}")
         lists[split] = lines
     for split, lines in lists.items():
-        atomic_write(base / f"{split}_list.txt", "\n".join(lines) + "\n")
+        atomic_write(Path(ann_file(root, "smoke", split)), "\n".join(lines) + "\n")
     return base
 
 
@@ -65,11 +68,10 @@ def build_data(data_root: str, seed: int = 0) -> None:
 
 def runs(data_root: str, seed: int = 0, epochs: int = 2, epoch_delay_s: float = 0.0) -> list[RunSpec]:
     """Two tiny models and their ensemble."""
-    base = f"{DATA_ROOT}/smoke"
     data = {}
-    for split, ann in (("train", "train"), ("test", "val")):
-        data[f"{split}_dataloader.dataset.ann_file"] = f"{base}/{ann}_list.txt"
-        data[f"{split}_dataloader.dataset.data_prefix"] = {"video": f"{base}/videos"}
+    for split in ("train", "test"):
+        data[f"{split}_dataloader.dataset.ann_file"] = ann_file(DATA_ROOT, "smoke", split)
+        data[f"{split}_dataloader.dataset.data_prefix"] = {"video": video_dir(DATA_ROOT, "smoke", split)}
     data["train_cfg.max_epochs"] = epochs
     if epoch_delay_s:
         data["custom_hooks"] = [dict(type="EpochDelayHook", seconds=epoch_delay_s)]

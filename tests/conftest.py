@@ -55,3 +55,14 @@ def ffmpeg():
         if run.returncode != 0 or not shutil.which("ffmpeg"):
             pytest.skip(f"apt-get install ffmpeg failed: {(run.stderr or run.stdout)[-300:]}")
     return shutil.which("ffmpeg")
+
+
+@pytest.fixture(scope="session")
+def smoke_home(tmp_path_factory):
+    """A workdir with the smoke table's three runs finished (records, scalar logs, TensorBoard
+    files), launched once for every test that reads finished runs."""
+    from benchmark.cli import main
+
+    work = tmp_path_factory.mktemp("report") / "work"
+    assert main(["launch", "--table", "smoke", "--workdir", str(work), "--quiet"]) == 0
+    return work

@@ -4,7 +4,7 @@ the usual ones (``Pretrained`` weights, when given, still load last and replace 
 
 The paper starts every model from ImageNet ViT weights. Two things that such a start gives attention
 are missing from a random one, and joint attention over all of a clip's tokens cannot learn without
-them in a few hundred steps (README, "The demo"): heads whose query-key product favours similar
+them in a few hundred steps (docs/demo.md): heads whose query-key product favours similar
 tokens, and a position embedding whose spatial part is shared by every frame (inflation tiles the
 image's). mmengine's initialisers (Xavier, TruncNormal, ...) set each layer independently and know
 neither, hence these two.

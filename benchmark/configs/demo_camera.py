@@ -2,7 +2,7 @@
 # ImageNet ViT weights every model starts from in the paper (vidtr/scratch_init.py: query-key
 # products that favour similar tokens; a spatial position embedding shared by all frames), the
 # position embedding added in every layer, and 3 epochs. From a plain random start, joint attention
-# stays at chance in this budget (README, "The demo"). Not for 4d: there they made every model worse.
+# stays at chance in this budget (docs/demo.md). Not for 4d: there they made every model worse.
 _base_ = './demo.py'
 
 model = dict(backbone=dict(

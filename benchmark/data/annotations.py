@@ -1,6 +1,15 @@
 """Annotation builders: the official annotation files of Kinetics, Something-Something V2,
 Charades, UCF-101 and HMDB-51 -> mmaction2 list files (``path label[ label ...]``), written
-atomically, with the file and line named when a line does not parse."""
+atomically, with the file and line named when a line does not parse.
+
+Write each list where every tool reads it, the one layout of ``vidtr/configs/data.py``
+(``<root>/<dataset>/<dataset>_<split>_list_videos.txt``, paths relative to
+``<root>/<dataset>/videos_<split>/``)::
+
+    from vidtr.configs.data import ann_file
+    kinetics_list("kinetics400/annotations/train.csv", ann_file("/data", "kinetics400", "train"))
+    kinetics_list("kinetics400/annotations/val.csv", ann_file("/data", "kinetics400", "val"))
+"""
 from __future__ import annotations
 
 import csv

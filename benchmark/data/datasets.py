@@ -2,11 +2,13 @@
 annotation lists are read and checked, and a video dataset that reports bad videos instead of
 crashing on the first or hiding them (the builders of the lists: :mod:`.annotations`).
 
-Layout under the data root (``--data-root`` or ``$VIDTR_DATA_ROOT``)::
+Layout under the data root (``--data-root`` or ``$VIDTR_DATA_ROOT``): one, mmaction2's Kinetics
+layout for every dataset, defined in ``vidtr/configs/data.py`` (``ann_file``, ``video_dir``) and
+read by the plain configs and by every run alike::
 
-    <root>/<dataset>/videos/...            the videos, as the official archives unpack
-    <root>/<dataset>/<split>_list.txt      mmaction2 list files ("path label[ label...]")
-    <root>/<dataset>/classes.txt           one class name per line, in label order
+    <root>/<dataset>/<dataset>_{train,val}_list_videos.txt   mmaction2 list files ("path label[ label...]")
+    <root>/<dataset>/videos_{train,val}/...                  the videos, paths as the lists name them
+    <root>/<dataset>/classes.txt                             one class name per line, in label order
 """
 from __future__ import annotations
 

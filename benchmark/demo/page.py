@@ -12,6 +12,15 @@ from ..formatting import render_table
 from .stats import BOOTSTRAP
 from .table import CONFIGS, MEMORY_ROWS, PAPER_MEMORY_GB, SECTIONS
 
+# how far a second machine's run moved the demo's numbers (a fresh clone of the same commit on
+# another CPU, issue 29): floating-point results differ across CPUs, so the demo is deterministic
+# on one machine only
+ACROSS_MACHINES = ("Reproducibility: a rerun on the same machine gives the same numbers; on another CPU "
+                   "floating-point results differ, and a second machine's run of the same commit moved them by "
+                   "up to 2.7 points (joint (vanilla) 35.2 against 33.6, std topK pooling 25.3 against 28.0, "
+                   "which put it below 1D convolution's 27.4 there). Differences of a few points between rows "
+                   "whose intervals overlap are not evidence either way.")
+
 
 def write_outputs(out: Path, df: pd.DataFrame, per_run: pd.DataFrame, memory: pd.DataFrame, data: dict,
                   times: dict) -> None:
@@ -96,6 +105,7 @@ def render(df: pd.DataFrame, memory: pd.DataFrame, data: dict, times: dict, per_
               "step (batch 1, forward + loss + backward, attention maps materialised as the released code does), "
               "from torch.profiler's allocation events on the CPU (benchmark/measure/memory.py). GFLOPs: fvcore, "
               "one view.",
+              "", ACROSS_MACHINES, "",
               f"Time: {df['train_s'].sum():.0f} s of training and testing in all (the records' wall time, "
               f"{int(df['seeds'].sum())} runs); this invocation {times['total']:.0f} s, of which {times['runs']:.0f} s "
               "data and runs (finished runs are not run again)."]
@@ -103,49 +113,48 @@ def render(df: pd.DataFrame, memory: pd.DataFrame, data: dict, times: dict, per_
 
 
 def figure(df: pd.DataFrame, memory: pd.DataFrame, out_stem: Path, data: dict) -> list[Path]:
-    """Top-1 with 95% intervals per row (4b also order pairs), and memory vs clip length."""
-    import matplotlib
+    """Top-1 and order pairs with 95% intervals per row of each mini table, and memory against
+    clip length (log axes with 1-2-5 ticks); the legends below the panels, clear of the bars."""
+    from ..report.figures import VIDTR_RED, log_axis, save_figure, use_style
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-
-    from ..report.figures import save_figure
-
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), gridspec_kw=dict(width_ratios=[5, 4, 3]))
+    plt, _ = use_style()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), gridspec_kw=dict(width_ratios=[5, 4, 3]))
+    chances = set()
     for ax, key in zip(axes[:2], SECTIONS):
         part = df[df["table"] == key].reset_index(drop=True)
         y = np.arange(len(part))
         task = SECTIONS[key][0]
         chance = 100 / len(data[task]["classes"])
+        chances.add(round(chance, 1))
         h = 0.38
         err = np.array([part["top1_mean"] - part["top1_ci_low"], part["top1_ci_high"] - part["top1_mean"]])
-        ax.barh(y - h / 2, part["top1_mean"], h, xerr=err, capsize=3, color="tab:red", label="top-1")
+        ax.barh(y - h / 2, part["top1_mean"], h, xerr=err, capsize=3, color=VIDTR_RED, label="top-1")
         err = np.array([part["order_pairs_mean"] - part["order_pairs_ci_low"],
                         part["order_pairs_ci_high"] - part["order_pairs_mean"]])
         ax.barh(y + h / 2, part["order_pairs_mean"], h, xerr=err, capsize=3, color="tab:blue",
-                label="order pairs (50: blind to order)")
+                label="order pairs (50 = blind to frame order)")
         ax.axvline(50, color="tab:blue", ls=":", lw=1)
-        ax.axvline(chance, color="grey", ls="--", lw=1, label=f"chance ({chance:.1f})")
-        ax.set_yticks(y, part["model"], fontsize=8)
+        ax.axvline(chance, color="grey", ls="--", lw=1, label=f"top-1 by chance ({chance:.1f})")
+        ax.set_yticks(y, part["model"])
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
-        ax.set_xlabel("% (mean over seeds, 95% bootstrap interval)")
-        ax.set_title(SECTIONS[key][1], fontsize=9)
-        ax.legend(fontsize=7, loc="lower right")
+        ax.set_xlabel("% of test clips (mean over seeds, 95% CI)")
+        ax.set_title(SECTIONS[key][1], fontsize=9.5)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.36, 0.0), ncol=3)
     ax = axes[2]
-    for label, colour in zip(MEMORY_ROWS, ("tab:red", "tab:green", "tab:grey")):
+    for label, colour in zip(MEMORY_ROWS, (VIDTR_RED, "tab:green", "tab:grey")):
         ax.plot(memory["frames"], memory[label], marker="o", color=colour, label=label)
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
     ax.set_xticks(memory["frames"], [str(f) for f in memory["frames"]])
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+    log_axis(ax, "y")
     for t, j, sep in zip(memory["frames"], memory["joint (vanilla)"], memory["joint / separable"]):
-        ax.annotate(f"{sep:.1f}x", (t, j), fontsize=7, xytext=(-14, 5), textcoords="offset points")
-    ax.set_xlabel("frames (32x32)")
+        ax.annotate(f"{sep:.1f}x", (t, j), fontsize=8, xytext=(-16, 6), textcoords="offset points")
+    ax.set_xlabel("frames per clip (32x32 pixels)")
     ax.set_ylabel("peak memory of one training step (MB)")
-    ax.set_title("memory: joint vs separable vs spatial-only", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_title("memory: joint vs separable vs spatial-only\n(labels: joint / separable)", fontsize=9.5)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.87, 0.0), ncol=1)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))  # the legends' row below the panels
     return save_figure(fig, out_stem)

@@ -99,11 +99,14 @@ def _row_frame(table: Table, row: Row, opts: Options) -> dict:
     rec["gflops"] = sum(m.gflops for m in measured)
     rec["gflops_total"] = rec["gflops"] * row.views
     rec["params_m"] = sum(m.params_m for m in measured)
-    if all(m.paper_convention is not None for m in measured):
-        rec["gflops_paper_convention"] = sum(m.paper_convention for m in measured)
+    # the paper's convention for a row with a VidTr part: its VidTr parts counted as the paper counts
+    # them, the others (an ensemble's I3D) by fvcore, which is what the paper's counter sees of a CNN;
+    # one number, shown as 'paper conv.' here and as 'GFLOPs' in the reports, and compared with the paper
+    if any(m.paper_convention is not None for m in measured):
+        rec["gflops_paper_convention"] = sum(m.gflops if m.paper_convention is None else m.paper_convention
+                                             for m in measured)
         rec["ratio_full_to_paper_convention"] = rec["gflops"] / rec["gflops_paper_convention"]
-    # what the paper's figure is compared with: the paper's convention for VidTr parts, fvcore otherwise
-    comparable = sum(m.gflops if m.paper_convention is None else m.paper_convention for m in measured)
+    comparable = rec.get("gflops_paper_convention", rec["gflops"])
     if rec.get("paper_gflops"):
         rec["diff_pct"] = 100.0 * (comparable / rec["paper_gflops"] - 1.0)
     if all(m.latency for m in measured):
@@ -180,8 +183,9 @@ def render(df: pd.DataFrame, fmt: str, title: str, env: str) -> str:
     if fmt == "md":
         lines = [f"# {title}", "", f"_{env}_", "", render_table(shown, "md"), ""]
         lines.append("GFLOPs per view; one multiply-add = one FLOP. 'paper conv.' counts only the MLP linear "
-                     "layers and the patch stem over patch tokens, which is what the paper's VidTr figures match; "
-                     "'diff %' compares it (or the fvcore count for non-VidTr rows) with the paper. The paper's "
+                     "layers and the patch stem over patch tokens, which is what the paper's VidTr figures match "
+                     "(an ensemble: its VidTr members so, the others by fvcore); 'diff %' compares it (or the "
+                     "fvcore count for rows without a VidTr) with the paper, as `report` does. The paper's "
                      "counter sees only nn.Linear / nn.Conv modules: the released VidTr's attention projections "
                      "are a raw parameter and a custom linear, so they are left out, while timm's T2T-ViT has "
                      "them as nn.Linear, so the paper's T2T figure counts them (the T2T row's note).")

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..files import write_output
 from ..formatting import number, render_table
-from ..report.figures import save_figure
+from ..report.figures import VIDTR_RED, label_points, log_axis, save_figure, use_style
 from ..tables import catalogue
 from ..tables.paper import TABLES
 from . import flops as cx
@@ -416,7 +416,7 @@ def render(df: pd.DataFrame, fmt: str, env: str) -> str:
     shown = display_frame(df)
     if fmt == "tex":
         shown = shown.drop(columns=["note"])
-        body = render_table(shown, "tex", column_format="l" * len(shown.columns))
+        body = render_table(shown, "tex")
         return f"% {title}\n% {env}\n% needs \\usepackage{{booktabs}}\n" + body
     if fmt != "md":
         raise ValueError(f"unknown format {fmt!r}; valid: csv, md, tex")
@@ -436,41 +436,40 @@ def render(df: pd.DataFrame, fmt: str, env: str) -> str:
 
 def figure(df: pd.DataFrame, out_stem: Path) -> list[Path]:
     """Published top-1 against GFLOPs counted here, per view and per video (filled), with the
-    published GFLOPs (hollow, joined to ours) where there is one; the VidTr family in red."""
-    import matplotlib
+    published GFLOPs (hollow, joined to ours) where there is one; the VidTr family in red; log
+    GFLOPs axes with 1-2-5 ticks, labels placed without overlap, the legend below the panels.
+    Draws from the table's frame or its CSV alike (``figure(pd.read_csv(...), stem)``)."""
+    from matplotlib.lines import Line2D
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
+    plt, sns = use_style()
     data = df.dropna(subset=["gflops", "published_top1"])
-    sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6), sharey=True)
     families = list(dict.fromkeys(data["family"]))
-    others = [c for c in sns.color_palette("tab10").as_hex() if c != "#d62728"]
-    colour = {f: ("#d62728" if f == VIDTR_FAMILY else others[i % len(others)]) for i, f in enumerate(families)}
+    others = [c for c in sns.color_palette("tab10").as_hex() if c != VIDTR_RED]
+    colour = {f: (VIDTR_RED if f == VIDTR_FAMILY else others[i % len(others)]) for i, f in enumerate(families)}
     for ax, ours, theirs, what in ((axes[0], "gflops", "published_gflops", "per view"),
                                    (axes[1], "gflops_video", "published_gflops_video", "per video (x views)")):
         for fam in families:
             part = data[data["family"] == fam]
-            ax.scatter(part[ours], part["published_top1"], color=colour[fam], s=45, label=fam, zorder=3)
+            ax.scatter(part[ours], part["published_top1"], color=colour[fam], s=45, zorder=3)
             pub = part.dropna(subset=[theirs])
             ax.scatter(pub[theirs], pub["published_top1"], facecolors="none", edgecolors=colour[fam], s=45, zorder=3)
             for r in pub.itertuples():
                 ax.plot([getattr(r, theirs), getattr(r, ours)], [r.published_top1] * 2, color=colour[fam], lw=0.8,
                         alpha=0.6, zorder=2)
-        for r in data.itertuples():
-            ax.annotate(r.model, (getattr(r, ours), r.published_top1), fontsize=6.5, xytext=(3, 3),
-                        textcoords="offset points")
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlabel(f"GFLOPs {what}, fvcore here (hollow: as published)")
-        ax.set_title(f"{what}")
-    axes[0].set_ylabel("published top-1 (Kinetics-400)")
-    axes[1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="family", title_fontsize=8)
+        log_axis(ax, "x")
+        label_points(ax, data[ours], data["published_top1"], data["model"], fontsize=7)
+        ax.set_xlabel(f"GFLOPs {what}, counted here by fvcore")
+        ax.set_title(what)
+    axes[0].set_ylabel("published top-1 (%), Kinetics-400")
+    handles = [Line2D([], [], ls="", marker="o", color=colour[f], label=f) for f in families]
+    handles += [Line2D([], [], ls="", marker="o", markerfacecolor="0.4", markeredgecolor="0.4",
+                       label="GFLOPs counted here"),
+                Line2D([], [], ls="-", marker="o", markerfacecolor="none", markeredgecolor="0.4", color="0.6",
+                       label="as published (joined to ours)")]
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.02), ncol=min(6, len(handles)))
     fig.suptitle("Video transformers: published accuracy vs compute counted alike")
+    fig.tight_layout()
     return save_figure(fig, out_stem)
 
 

@@ -188,21 +188,61 @@ def seed_rows(df: pd.DataFrame) -> pd.DataFrame:
         {"seed": "Int64"})
 
 
-def render(df: pd.DataFrame, fmt: str) -> str:
+FOOTNOTE = ("Ours / paper / difference per metric; '-' is a run or value that does not exist yet, '?' a paper "
+            "cell the OCR leaves uncertain. GFLOPs: the paper's counting convention wherever a VidTr is counted "
+            "(an ensemble: its VidTr members so, the others by fvcore), fvcore otherwise, as `complexity` shows "
+            "them ('paper conv.'; see results/complexity/ and docs/complexity.md). 'test videos' and 'total batch' "
+            "(over all GPUs) are the run's: fewer test videos than the paper had, or another batch size, is a "
+            "reason a number may differ from the paper's. With several seeds a cell reads 'mean ± standard "
+            "deviation (seeds)', each seed a run of its own.")
+
+
+def select_rows(df: pd.DataFrame, rows: Optional[list], strict: bool = True) -> pd.DataFrame:
+    """``report --rows``: only these rows, in the table's order; an unknown label is an error
+    naming the valid ones (``strict=False``, for ``--table all``: labels a table lacks are skipped)."""
+    if not rows:
+        return df
+    unknown = [r for r in rows if r not in set(df["model"])]
+    if unknown and strict:
+        raise KeyError(f"table {df.attrs['table']} has no row(s) {unknown}; valid rows: {', '.join(df['model'])}")
+    out = df[df["model"].isin(rows)].reset_index(drop=True)
+    out.attrs = df.attrs
+    return out
+
+
+def select_columns(shown: pd.DataFrame, columns: Optional[list], table_id: str = "") -> pd.DataFrame:
+    """``report --columns``: the model column, then each name asked for: a metric (its id, e.g.
+    ``top1``, or its title, ``top-1``) brings its ours / paper / difference columns, any other name
+    the displayed column of that name (``input``, ``test videos``, ``top-1 diff``; any case)."""
+    if not columns:
+        return shown
+    keep = ["model"]
+    for name in columns:
+        title = METRICS.get(name, name)
+        if title in METRICS.values():
+            found = [c for c in shown.columns if c in (title, f"{title} (paper)", f"{title} diff")]
+        else:
+            found = [c for c in shown.columns if c.lower() == name.lower()]
+        if not found:
+            raise KeyError(f"table {table_id} has no column {name!r}; valid: {', '.join(shown.columns[1:])} "
+                           f"(or a metric id: {', '.join(k for k, v in METRICS.items() if v in shown.columns)})")
+        keep += found
+    return shown[list(dict.fromkeys(keep))]
+
+
+def render(df: pd.DataFrame, fmt: str, columns: Optional[list] = None, footnote: bool = True) -> str:
+    """One table as Markdown (title, table, the footnote unless ``footnote=False``, notes, the runs
+    behind the cells), a LaTeX tabular with the same facts as comments, or CSV (every seed's value)."""
     if fmt == "csv":
         return render_table(seed_rows(df), "csv")
-    shown = display(df)
+    shown = select_columns(display(df), columns, df.attrs["table"])
     title = df.attrs.get("heading") or f"Table {df.attrs['table']}: {df.attrs['title']}"
     prov = [f"- {m}: {r}" for m, r in zip(df["model"], df["runs"]) if r]
     notes = [f"- {m}: {n}" for m, n in zip(df["model"], df["note"]) if n]
     if fmt == "md":
-        lines = [f"## {title}", "", render_table(shown, "md"), "",
-                 "Ours / paper / difference per metric; '-' is a run or value that does not exist yet, "
-                 "'?' a paper cell the OCR leaves uncertain. GFLOPs: the paper's counting convention for "
-                 "VidTr rows, fvcore otherwise (see results/complexity/). 'test videos' and 'total batch' "
-                 "(over all GPUs) are the run's: fewer test videos than the paper had, or another batch size, "
-                 "is a reason a number may differ from the paper's. With several seeds a cell reads "
-                 "'mean ± standard deviation (seeds)', each seed a run of its own."]
+        lines = [f"## {title}", "", render_table(shown, "md")]
+        if footnote:
+            lines += ["", FOOTNOTE]
         if df.attrs.get("note"):
             lines += ["", df.attrs["note"]]
         if notes:
@@ -210,7 +250,7 @@ def render(df: pd.DataFrame, fmt: str) -> str:
         lines += ["", "Runs behind the cells:", ""] + (prov or ["- none yet"])
         return "\n".join(lines) + "\n"
     if fmt == "tex":
-        body = render_table(shown, "tex", column_format="l" * len(shown.columns))
+        body = render_table(shown, "tex")
         comment = "\n".join(f"% {p[2:]}" for p in prov) or "% runs behind the cells: none yet"
         if df.attrs.get("note"):
             comment += f"\n% {df.attrs['note']}"
@@ -218,8 +258,8 @@ def render(df: pd.DataFrame, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}; valid: md, tex, csv")
 
 
-def write_table(df: pd.DataFrame, out_dir: Path, stem: str, fmt: str) -> Path:
-    return write_output(out_dir / f"{stem}.{fmt}", render(df, fmt))
+def write_table(df: pd.DataFrame, out_dir: Path, stem: str, fmt: str, columns: Optional[list] = None) -> Path:
+    return write_output(out_dir / f"{stem}.{fmt}", render(df, fmt, columns))
 
 
 def per_class_gain(record_a: dict, record_b: dict, classes: Optional[list] = None, top: int = 5) -> pd.DataFrame:
@@ -245,30 +285,42 @@ def per_class_gain(record_a: dict, record_b: dict, classes: Optional[list] = Non
 def write_reports(table_id: str, home: Path, *, out: Optional[Path] = None, fmt: str = "md",
                   complexity_dir: Path = Path("results/complexity"), data_root: str = "",
                   runs: Optional[tuple] = None, classes: Optional[Path] = None, top: int = 5,
-                  cfg_options: Optional[dict] = None, seeds=None, say=print) -> None:
+                  cfg_options: Optional[dict] = None, seeds=None, rows: Optional[list] = None,
+                  columns: Optional[list] = None, say=print) -> None:
     """``vidtr-bench report``: one table (printed, or written to ``out``), or ``all`` of the
-    paper's (the six Table 4 ablations in one file, Figure 3 beside Table 2, Table A.4)."""
+    paper's (the six Table 4 ablations in one file, their footnote once, Figure 3 beside Table 2,
+    Table A.4); ``rows`` / ``columns`` keep only those (:func:`select_rows`, :func:`select_columns`)."""
     ids = list(TABLES) + ["A.4"] if table_id == "all" else [table_id]
     ablations = []  # with 'all', the six Table 4 ablations go into one page, written once
+    frames = {}
+    for tid in ids:
+        if tid != "A.4":
+            specs = table_runs(tid, data_root, cfg_options=cfg_options, seeds=seeds)
+            df = table_frame(tid, specs, home, complexity_dir)
+            frames[tid] = select_rows(df, rows, strict=table_id != "all")
+    if rows and not any(len(df) for df in frames.values()):
+        raise KeyError(f"no table has row(s) {rows}")
     for tid in ids:
         if tid == "A.4":
             per_class_report(home, out, runs=runs, classes=classes, top=top, say=say)
             continue
-        df = table_frame(tid, table_runs(tid, data_root, cfg_options=cfg_options, seeds=seeds), home, complexity_dir)
+        df = frames[tid]
+        if table_id == "all" and rows and df.empty:
+            continue
         if out is None:
-            say(render(df, fmt), end="")
+            say(render(df, fmt, columns), end="")
             continue
         if tid in ABLATIONS and table_id == "all":
-            ablations.append(render(df, fmt) + "\n")
-            if tid == ABLATIONS[-1]:
-                head = "# Table 4: ablations\n\n" if fmt == "md" else ""
-                say(f"wrote {write_output(out / f'ablations.{fmt}', head + ''.join(ablations))}")
+            ablations.append(render(df, fmt, columns, footnote=False) + "\n")
         else:
             stem = "table_" + tid.replace(".", "")
-            say(f"wrote {write_table(df, out, stem, fmt)}")
+            say(f"wrote {write_table(df, out, stem, fmt, columns)}")
         if find_table(tid).figure:
             for p in accuracy_flops_figure(df, out / find_table(tid).figure):
                 say(f"wrote {p}")
+    if ablations and out is not None:
+        head = f"# Table 4: ablations\n\n{FOOTNOTE}\n\n" if fmt == "md" else ""
+        say(f"wrote {write_output(out / f'ablations.{fmt}', head + ''.join(ablations))}")
 
 
 def per_class_report(home: Path, out: Optional[Path], *, runs: Optional[tuple] = None, classes: Optional[Path] = None,
@@ -286,8 +338,10 @@ def per_class_report(home: Path, out: Optional[Path], *, runs: Optional[tuple] =
         return
     names = [ln.strip() for ln in Path(classes).read_text().splitlines() if ln.strip()] if classes else None
     gains = per_class_gain(rec_a, rec_b, names, top=top)
-    text = (f"## Table A.4: per-class top-1, {rec_a['row']} minus {rec_b['row']}\n\n"
-            + gains.rename(columns={"a": rec_a["row"], "b": rec_b["row"]}).round(1).to_markdown(index=False)
+    shown = pd.DataFrame({"class": gains["class"], rec_a["row"]: [number(v) for v in gains["a"]],
+                          rec_b["row"]: [number(v) for v in gains["b"]],
+                          "gain": [number(v, sign=True) for v in gains["gain"]]})
+    text = (f"## Table A.4: per-class top-1, {rec_a['row']} minus {rec_b['row']}\n\n" + render_table(shown, "md")
             + f"\n\nRuns: {run_a} vs {run_b}.\n")
     if out is None:
         say(text, end="")

@@ -11,14 +11,11 @@ from typing import Optional
 
 from slurm import launcher as sl
 
+from ..formatting import text_columns
 from .config import check_trains, load_config
 from .job import execute, execute_after
 from .spec import RunSpec, run_dir
 from .state import IN_FLIGHT, MANIFEST, error_line, failure_reason, lock_holder, status, update_manifest
-
-
-def _table_line(cols: list) -> str:
-    return "  ".join(f"{c:<{w}}" for c, w in zip(cols, (34, 26, 22, 12, 30)))
 
 
 def _task(spec: RunSpec, home: Path, waits: list[RunSpec]) -> sl.Task:
@@ -85,12 +82,11 @@ def launch(table: str, specs: list[RunSpec], home: Path, *, executor: str = "loc
                 for p in old:
                     shutil.move(str(p), str(keep / p.name))
         done, outdated = done - forced, outdated - forced
-    out(_table_line(["run", "row", "model", "dataset", "state"]))
-    for s in specs:
-        state = ("done, STALE (skipped)" if s.run_id in outdated else "done (skipped)" if s.run_id in done
-                 else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
-                 else "would launch" if dry_run else "launching")
-        out(_table_line([s.run_id, s.row[:26], (s.model or "ensemble")[:22], s.dataset, state]))
+    out(text_columns(["run", "row", "model", "dataset", "state"], [
+        [s.run_id, s.row, s.model or "ensemble", s.dataset,
+         "done, STALE (skipped)" if s.run_id in outdated else "done (skipped)" if s.run_id in done
+         else f"{in_flight[s.run_id]} (skipped)" if s.run_id in in_flight
+         else "would launch" if dry_run else "launching"] for s in specs]))
     if outdated:
         out(f"warning: {len(outdated)} finished run(s) are stale (their config changed since they ran, or their "
             "scores file changed after the record: `vidtr-bench status` says which); their results stay as they "

@@ -3,7 +3,7 @@ table row's runs, as mmaction2's ``print_config.py`` prints one) and ``vidtr-ben
 check-data`` (every dataset a table needs: annotation lines, missing, empty, truncated,
 undecodable and too-short videos, and the count beside the paper's, before GPU hours are
 spent). Both read the runs' configs as the job builds them (:func:`.job.build_config`),
-the data root placeholder left as written."""
+with the data root placeholder as written (``config --data-root`` and ``--dump`` fill it)."""
 from __future__ import annotations
 
 import os
@@ -16,9 +16,11 @@ from typing import Optional
 from ..data.datasets import EXPECTED_VIDEOS as EXPECTED
 from ..files import atomic_write
 from ..formatting import render_table
-from .spec import DATA_ROOT, RunSpec
+from .spec import CHECKPOINT_OF, DATA_ROOT, RunSpec, run_dir
 from .tables import table_runs
 
+# the data root of a dumped config when none is given: the plain configs' default ($VIDTR_DATA_ROOT or data)
+DEFAULT_DATA_ROOT = "data"
 COUNT_TOLERANCE = 0.05  # more than this short of the expected count: said so in the summary
 PROBLEMS = ("missing", "empty", "truncated", "unreadable")  # kinds of a video that cannot be used
 
@@ -41,28 +43,73 @@ def row_runs(table_id: str, row: str, dataset: Optional[str] = None, seeds=None,
     return specs
 
 
-def run_config(spec: RunSpec, home: Path):
-    """The run's config as the job builds it, with ``{data_root}`` (and a fine-tune's
-    ``checkpoint-of:``) as written; None for an ensemble, which has no config."""
+def run_config(spec: RunSpec, home: Path, data_root: Optional[str] = None, runs: Optional[list] = None):
+    """The run's config as the job builds it; None for an ensemble, which has no config. Without
+    ``data_root``, ``{data_root}`` and a fine-tune's ``checkpoint-of:`` stay as written (what the
+    run is); with it, both are filled as the job fills them, so the config runs as it is
+    (mmaction2's ``train.py``): the data root, and the checkpoint of the run a fine-tune starts
+    from (its record's; before that run has finished, the path its last epoch will be saved at,
+    found among ``runs``)."""
     from .job import build_config
 
-    return build_config(spec, home, resolve=False) if spec.config else None
+    if not spec.config:
+        return None
+    cfg = build_config(spec, home, resolve=False)
+    if data_root is None:
+        return cfg
+    by_id = {s.run_id: s for s in runs or []}
+
+    def fill(value):
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(fill(v) for v in value)
+        if isinstance(value, str) and value.startswith(CHECKPOINT_OF):
+            return _checkpoint_of(value[len(CHECKPOINT_OF):], home, by_id)
+        return value.replace(DATA_ROOT, data_root) if isinstance(value, str) else value
+
+    cfg.merge_from_dict({k: fill(v) for k, v in spec.overrides.items()}, allow_list_keys=True)
+    return cfg
 
 
-def _header(spec: RunSpec) -> str:
+def _checkpoint_of(run_id: str, home: Path, runs: dict) -> str:
+    """The checkpoint a finished run left (its record's), else the one its last epoch will write."""
+    from .records import read_record
+
+    rec = read_record(home, run_id)
+    if rec is not None and rec.get("checkpoint"):
+        return rec["checkpoint"]
+    upstream = runs.get(run_id)
+    epochs = (run_config(upstream, home).get("train_cfg") or {}).get("max_epochs") if upstream else None
+    return str(run_dir(home, run_id) / (f"epoch_{epochs}.pth" if epochs else "last_checkpoint"))
+
+
+def _header(spec: RunSpec, data_root: Optional[str], home: Path) -> str:
     head = f"# run {spec.run_id}: table {spec.table}, row {spec.row!r}, dataset {spec.dataset}, seed {spec.seed}"
     if spec.members:
         return (head + f"\n# an ensemble of runs {', '.join(spec.members)}: their saved scores averaged, "
                 "no config of its own\n")
-    return head + f"\n# {spec.config} with the run's overrides; {DATA_ROOT} is filled at run time\n"
+    head += f"\n# {spec.config} with the run's overrides"
+    if data_root is None:
+        return head + f"; {DATA_ROOT} is filled at run time (give --data-root to fill it here)\n"
+    head += f"; data root {data_root}"
+    for dep in spec.depends_on:
+        from .records import read_record
+
+        if read_record(home, dep) is None:
+            head += f"\n# load_from: the checkpoint run {dep} will write; launch it first"
+    return head + "\n"
 
 
 def show_config(table_id: str, row: str, home: Path, *, dataset: Optional[str] = None, dump: Optional[Path] = None,
                 seeds=None, cfg_options: Optional[dict] = None, model: Optional[str] = None,
-                say=print) -> list[RunSpec]:
+                data_root: Optional[str] = None, say=print) -> list[RunSpec]:
     """``vidtr-bench config``: each matching run's config (``cfg.pretty_text``), or with ``dump``
-    the one matching run's config written as a Python config file that ``Config.fromfile`` reads."""
+    the one matching run's config written as a Python config file that ``Config.fromfile`` reads
+    and mmaction2's ``train.py`` / ``test.py`` run: no placeholder left in it (``data_root``, or
+    ``data`` as in the plain configs, fills the data root; a fine-tune's start is a path)."""
     specs = row_runs(table_id, row, dataset, seeds, cfg_options, model)
+    every = table_runs(table_id, "", [row], cfg_options=cfg_options, seeds=seeds)  # the runs fine-tunes start from
     if dump is not None:
         models = [s for s in specs if s.config]
         if len(models) != 1:
@@ -74,13 +121,14 @@ def show_config(table_id: str, row: str, home: Path, *, dataset: Optional[str] =
         if dump.suffix != ".py":
             raise ValueError(f"--dump {dump}: give a .py file (a Python config, as mmengine dumps one)")
         dump.parent.mkdir(parents=True, exist_ok=True)
-        cfg = run_config(spec, home)
-        dump.write_text(_header(spec) + cfg.pretty_text)
+        root = data_root or DEFAULT_DATA_ROOT
+        cfg = run_config(spec, home, root, every)
+        atomic_write(dump, _header(spec, root, home) + cfg.pretty_text)
         say(f"wrote {dump} (run {spec.run_id})")
         return [spec]
     for spec in specs:
-        cfg = run_config(spec, home)
-        say(_header(spec) + (cfg.pretty_text if cfg is not None else ""))
+        cfg = run_config(spec, home, data_root, every)
+        say(_header(spec, data_root, home) + (cfg.pretty_text if cfg is not None else ""))
     return specs
 
 
@@ -90,7 +138,7 @@ def show_config(table_id: str, row: str, home: Path, *, dataset: Optional[str] =
 class ListNeed:
     """One annotation list a table needs, and what its runs ask of it."""
     dataset: str
-    name: str  # "train" / "val": the list's file name without _list.txt
+    name: str  # "train" / "val": the list's split (its file name without <dataset>_ and _list_videos.txt)
     ann_file: str
     prefix: str
     multi_class: bool
@@ -128,7 +176,7 @@ def data_needs(specs: list[RunSpec], home: Path, data_root: str) -> dict[str, Li
         for split, ds in run_datasets(cfg):
             ann = ann_path(ds, fill)
             prefix = video_prefix(ds, fill)
-            name = Path(ann).name.removesuffix(".txt").removesuffix("_list")
+            name = Path(ann).name.removesuffix(".txt").removesuffix("_list_videos").removeprefix(f"{spec.dataset}_")
             need = needs.setdefault(ann, ListNeed(spec.dataset, name, ann, prefix, bool(ds.get("multi_class")),
                                                   head_num_classes(cfg), ds.get("max_bad_fraction", 0.05)))
             need.window = max(need.window, _frames_needed(ds.get("pipeline")))

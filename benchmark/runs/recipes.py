@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Optional
 
+from vidtr.configs.data import ann_file, video_dir
+
 from ..data.datasets import get_dataset
 from .config import check_override_keys, load_config
 from .spec import CHECKPOINT_OF, DATA_ROOT, RunSpec
@@ -38,12 +40,11 @@ def dataset_overrides(dataset: str, protocol: str = "30view", frames: Optional[i
 
     A pipeline override is set only where the recipe changes the config's pipeline."""
     info = get_dataset(dataset)
-    base = f"{DATA_ROOT}/{dataset}"
     o: dict = {"model.cls_head.num_classes": info.num_classes}
-    for split, ann in (("train", "train"), ("val", "val"), ("test", "val")):
+    for split in ("train", "val", "test"):  # the one layout (vidtr/configs/data.py), as the plain configs read it
         o[f"{split}_dataloader.dataset.type"] = "CheckedVideoDataset"
-        o[f"{split}_dataloader.dataset.ann_file"] = f"{base}/{ann}_list.txt"
-        o[f"{split}_dataloader.dataset.data_prefix"] = {"video": f"{base}/videos"}
+        o[f"{split}_dataloader.dataset.ann_file"] = ann_file(DATA_ROOT, dataset, split)
+        o[f"{split}_dataloader.dataset.data_prefix"] = {"video": video_dir(DATA_ROOT, dataset, split)}
         if info.multi_class:
             o[f"{split}_dataloader.dataset.multi_class"] = True
             o[f"{split}_dataloader.dataset.num_classes"] = info.num_classes

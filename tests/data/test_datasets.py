@@ -82,6 +82,7 @@ def _dataset(root, lines, test_mode=False, max_bad=0.5):
 
 def test_bad_videos_are_reported_counted_and_skipped(tmp_path):
     base = make_clips(tmp_path)
+    (base / "videos").symlink_to("videos_train")
     (base / "videos" / "corrupt.avi").write_bytes(b"not a video" * 50)
     lines = [f"train_{i:03d}.avi {i % 2}" for i in range(4)] + ["gone.avi 0", "corrupt.avi 1"]
     data = _dataset(base, lines)
@@ -98,6 +99,7 @@ def test_bad_videos_are_reported_counted_and_skipped(tmp_path):
 
 def test_too_many_bad_videos_fail_the_run_clearly(tmp_path):
     base = make_clips(tmp_path)
+    (base / "videos").symlink_to("videos_train")
     lines = ["train_000.avi 0", "gone1.avi 0", "gone2.avi 1"]
     with pytest.raises(RuntimeError, match=r"2 of 3 videos .* are missing or unreadable \(over the allowed 10%\)"):
         _dataset(base, lines, max_bad=0.1)
@@ -105,6 +107,7 @@ def test_too_many_bad_videos_fail_the_run_clearly(tmp_path):
 
 def test_malformed_annotation_line_names_file_and_line(tmp_path):
     base = make_clips(tmp_path)
+    (base / "videos").symlink_to("videos_train")
     with pytest.raises(ds.AnnotationError, match=r"list.txt:2: .*'train_001.avi one'"):
         _dataset(base, ["train_000.avi 0", "train_001.avi one"])
 

@@ -1,5 +1,6 @@
 """Data faults: a damaged video never takes the process down and is named; a label out of
 range is named by file and line before anything trains."""
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,13 @@ PIPELINE = [dict(type="DecordInit"), dict(type="SampleFrames", clip_len=4, frame
 
 
 def _clips(tmp_path) -> Path:
-    return make_clips(tmp_path, n_train=4, n_test=2)
+    """The smoke clips, with both splits' videos also in one ``videos/`` folder, which the
+    datasets built here read (the runs' configs read ``videos_train/`` and ``videos_val/``)."""
+    base = make_clips(tmp_path, n_train=4, n_test=2)
+    (base / "videos").mkdir(exist_ok=True)
+    for clip in [*base.glob("videos_train/*.avi"), *base.glob("videos_val/*.avi")]:
+        shutil.copy(clip, base / "videos" / clip.name)
+    return base
 
 
 def _truncate(path: Path, fraction: float = 0.4) -> Path:
@@ -114,15 +121,17 @@ def test_check_annotations_reads_every_split_of_a_resolved_config_before_trainin
     cfg = build_config(spec, tmp_path / "home")
     assert cfg.train_dataloader.dataset.num_classes == cfg.test_dataloader.dataset.num_classes == 2
     ds.check_annotations(cfg)  # the generated lists are fine
-    (base / "val_list.txt").write_text("val_000.avi 0\n" + "".join(f"val_{i:03d}.avi {i + 5}\n" for i in range(7)))
+    val_list = base / "smoke_val_list_videos.txt"
+    val_list.write_text("val_000.avi 0\n" + "".join(f"val_{i:03d}.avi {i + 5}\n" for i in range(7)))
     with pytest.raises(ds.AnnotationError) as e:
         ds.check_annotations(cfg)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith("test: 7 bad line(s): ")
-    assert f"{base / 'val_list.txt'}:2: label 5 is outside 0..1 (num_classes=2)" in msg
+    assert f"{val_list}:2: label 5 is outside 0..1 (num_classes=2)" in msg
     assert ":6: label 9 " in msg and ":7:" not in msg and msg.endswith("(and 2 more)")
-    (base / "train_list.txt").unlink()
-    with pytest.raises(ds.AnnotationError, match=r"^train: annotation file .*train_list.txt does not exist \| test: "):
+    (base / "smoke_train_list_videos.txt").unlink()
+    with pytest.raises(ds.AnnotationError,
+                       match=r"^train: annotation file .*smoke_train_list_videos.txt does not exist \| test: "):
         ds.check_annotations(cfg)
 
 
@@ -144,15 +153,15 @@ def test_truncated_test_video_is_named_before_training(tmp_path):
 
     base = _clips(tmp_path / "data")
     cfg = build_config(runs(str(tmp_path / "data"))[0], tmp_path / "home")
-    listed = [ln.split()[0] for ln in (base / "val_list.txt").read_text().splitlines() if ln.strip()]
-    cut = _truncate(base / "videos" / listed[1])
-    (base / "videos" / listed[0]).unlink()
+    listed = [ln.split()[0] for ln in (base / "smoke_val_list_videos.txt").read_text().splitlines() if ln.strip()]
+    cut = _truncate(base / "videos_val" / listed[1])
+    (base / "videos_val" / listed[0]).unlink()
     with pytest.raises(ds.AnnotationError) as e:
         ds.check_annotations(cfg)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith("test: 1 truncated video(s), which would stop the run when testing")
     assert f"{cut} ({cut.stat().st_size} of the " in msg and listed[0] not in msg
-    train_cut = _truncate(base / "videos" / "train_000.avi")  # training skips a cut video: not an error here
+    train_cut = _truncate(base / "videos_train" / "train_000.avi")  # training skips a cut video: not an error here
     with pytest.raises(ds.AnnotationError) as e:
         ds.check_annotations(cfg)
     assert str(e.value) == msg and str(train_cut) not in str(e.value)

@@ -113,13 +113,13 @@ def test_local_launch_writes_records_skips_finished_runs_and_keeps_old_ones_on_f
 def test_failed_run_is_reported_with_its_error(tmp_path, capsys):
     work, data = tmp_path / "work", tmp_path / "data"
     build_table_data("smoke", str(data))  # writes the clips
-    (data / "smoke" / "val_list.txt").write_text("val_000.avi 0\nval_001.avi\n")  # a malformed line
+    (data / "smoke" / "smoke_val_list_videos.txt").write_text("val_000.avi 0\nval_001.avi\n")  # a malformed line
     assert main(["launch", "--table", "smoke", "--rows", "tiny VidTr", "--workdir", str(work),
                  "--data-root", str(data), "--quiet"]) == 1
     assert main(["status", "--table", "smoke", "--rows", "tiny VidTr", "--workdir", str(work),
                  "--data-root", str(data)]) == 0
     out = capsys.readouterr().out
-    assert "failed" in out and "val_list.txt:2" in out
+    assert "failed" in out and "smoke_val_list_videos.txt:2" in out
 
 
 @pytest.mark.parametrize("argv,message", [

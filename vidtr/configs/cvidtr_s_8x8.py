@@ -2,4 +2,4 @@ _base_ = './_base_/vidtr_runtime.py'
 from vidtr.configs.data import kinetics_loaders
 model = dict(backbone=dict(arch='cvidtr_s_8x8'))
 train_dataloader, val_dataloader, test_dataloader = kinetics_loaders(
-    '{{$VIDTR_DATA_ROOT:data}}/kinetics400', clip_len=8, frame_interval=8, batch_size=8)
+    '{{$VIDTR_DATA_ROOT:data}}', clip_len=8, frame_interval=8, batch_size=8)

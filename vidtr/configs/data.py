@@ -1,6 +1,36 @@
 """Kinetics data settings of the authors' released configs, as a function of the clip
 (clip_len x frame_interval), so each model config states its clip once instead of
-restating pipelines (mmengine merges lists whole)."""
+restating pipelines (mmengine merges lists whole); and the one data layout under a data root,
+read by these plain configs (mmaction2's tools) and by ``vidtr-bench`` alike (its recipes,
+check-data, the smoke table)::
+
+    <data root>/<dataset>/<dataset>_train_list_videos.txt   mmaction2 list files ("path label[ label...]")
+    <data root>/<dataset>/<dataset>_val_list_videos.txt     (the val list is also the test list)
+    <data root>/<dataset>/videos_train/...                  the videos the train list names
+    <data root>/<dataset>/videos_val/...
+    <data root>/<dataset>/classes.txt                       one class name per line, in label order
+
+mmaction2's own Kinetics layout (``data/kinetics400/kinetics400_train_list_videos.txt``,
+``videos_train/``), so its zoo configs and data scripts find the same files."""
+
+SPLITS = ('train', 'val')
+
+
+def _split(split: str) -> str:
+    if split not in SPLITS + ('test',):
+        raise ValueError(f'unknown split {split!r}; valid: train, val, test (tested on the val list)')
+    return 'val' if split == 'test' else split
+
+
+def ann_file(data_root: str, dataset: str, split: str) -> str:
+    """The list file of ``dataset``'s ``split`` under ``data_root`` (``test`` reads the val list)."""
+    return f'{data_root}/{dataset}/{dataset}_{_split(split)}_list_videos.txt'
+
+
+def video_dir(data_root: str, dataset: str, split: str) -> str:
+    """The folder the paths of ``split``'s list file are relative to."""
+    return f'{data_root}/{dataset}/videos_{_split(split)}'
+
 
 # training samplers: 'released' is the authors' released code (the default: the released
 # checkpoints and the paper's numbers came from it, as the backbone's fidelity='released');
@@ -44,7 +74,8 @@ def kinetics_pipelines(clip_len: int, frame_interval: int, test_clips: int = 10,
 
 def kinetics_loaders(data_root: str, clip_len: int, frame_interval: int, batch_size: int,
                      num_classes: int = 400, num_workers: int = 8, sampler: str = 'released') -> tuple:
-    """(train, val, test) dataloader configs over ``data_root`` (mmaction2 video list files).
+    """(train, val, test) dataloader configs over ``kinetics<num_classes>`` under ``data_root``
+    (the layout above).
     ``batch_size``: clips per GPU, the released configs' (8 GPUs: the total batch is 8x it);
     ``sampler``: the training sampler, 'released' or 'mmaction' (see train_sampler)."""
     pipes = kinetics_pipelines(clip_len, frame_interval, sampler=sampler)
@@ -54,8 +85,8 @@ def kinetics_loaders(data_root: str, clip_len: int, frame_interval: int, batch_s
         return dict(
             batch_size=bs, num_workers=num_workers, persistent_workers=num_workers > 0,
             sampler=dict(type='DefaultSampler', shuffle=train),
-            dataset=dict(type='VideoDataset', ann_file=f'{data_root}/{name}_{split}_list_videos.txt',
-                         data_prefix=dict(video=f'{data_root}/videos_{split}'), pipeline=pipeline,
+            dataset=dict(type='VideoDataset', ann_file=ann_file(data_root, name, split),
+                         data_prefix=dict(video=video_dir(data_root, name, split)), pipeline=pipeline,
                          test_mode=not train))
 
     return (loader('train', pipes['train'], batch_size, True),

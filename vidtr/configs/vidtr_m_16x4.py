@@ -2,4 +2,4 @@ _base_ = './_base_/vidtr_runtime.py'
 from vidtr.configs.data import kinetics_loaders
 model = dict(backbone=dict(arch='vidtr_m_16x4'))
 train_dataloader, val_dataloader, test_dataloader = kinetics_loaders(
-    '{{$VIDTR_DATA_ROOT:data}}/kinetics400', clip_len=16, frame_interval=4, batch_size=3)
+    '{{$VIDTR_DATA_ROOT:data}}', clip_len=16, frame_interval=4, batch_size=3)

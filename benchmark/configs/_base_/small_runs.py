@@ -1,5 +1,6 @@
 # Shared by the smoke and demo configs: small models trained and tested on this machine,
-# data paths set per run, no validation loop, checked video datasets, gloo for CPU jobs.
+# data paths set per run, no validation loop, checked video datasets, gloo for CPU jobs; logging
+# (the scalar log and TensorBoard) as the real configs, from vidtr_runtime.py.
 _base_ = '../../../vidtr/configs/_base_/vidtr_runtime.py'
 custom_imports = dict(imports=['vidtr', 'benchmark.data.datasets', 'benchmark.smoke'], allow_failed_imports=False)
 

@@ -27,5 +27,10 @@ test_evaluator = val_evaluator
 # which configs that inherit this one replace whole
 default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=3),
                      plain_checkpoint=dict(type='PlainCheckpointHook'))
+# curves: mmengine's scalar log (<work_dir>/<time>/vis_data/scalars.json, which `vidtr-bench curves`
+# and `compare` read) and TensorBoard event files beside it (`tensorboard --logdir work/runs`);
+# the smoke and demo configs inherit both (docs/logging.md: W&B or MLflow instead)
+visualizer = dict(type='ActionVisualizer',
+                  vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
 # released: 8 GPUs x 3 clips (S, M); 1 (L); 8 (compact)
 auto_scale_lr = dict(enable=False, base_batch_size=24)

@@ -1,0 +1,103 @@
+"""Curves and comparisons of finished runs: TensorBoard files beside mmengine's scalar log,
+`vidtr-bench curves` and `vidtr-bench compare` on the smoke table's runs."""
+import json
+
+import pytest
+from PIL import Image
+
+from benchmark.cli import main
+from benchmark.formatting import number
+from benchmark.report import compare as cmp
+from benchmark.report.curves import SCALARS, scalar_log
+from benchmark.runs.records import read_record
+from benchmark.runs.tables import table_runs
+
+
+def _model_runs(home):
+    specs = table_runs("smoke", str(home / "data"))[:2]  # tiny VidTr, tiny C-VidTr
+    return specs, [read_record(home, s) for s in specs]
+
+
+def test_a_smoke_run_writes_tensorboard_event_files_beside_the_scalar_log(smoke_home):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    specs, _ = _model_runs(smoke_home)
+    for spec in specs:
+        events = list((smoke_home / "runs" / spec.run_id).glob("*/vis_data/events.out.tfevents.*"))
+        assert len(events) == 1, spec.run_id
+        acc = EventAccumulator(str(events[0].parent))
+        acc.Reload()
+        logged = [json.loads(ln) for ln in next(events[0].parent.glob("scalars.json")).read_text().splitlines()]
+        losses = [e["loss"] for e in logged if "loss" in e]
+        tb = acc.Scalars("loss")
+        assert len(tb) == len(losses) == 6  # 12 clips / batch 4 = 3 iterations x 2 epochs
+        assert [round(e.value, 5) for e in tb] == [round(v, 5) for v in losses]
+
+
+def test_curves_reads_the_scalar_logs_and_draws_each_run(smoke_home, tmp_path, capsys):
+    specs, _ = _model_runs(smoke_home)
+    log = scalar_log(smoke_home / "runs" / specs[0].run_id)
+    train = log[log["split"] == "train"]
+    assert len(train) == 6 and train["epoch"].tolist() == pytest.approx([1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2])
+    assert train["top1_acc"].between(0, 100).all() and (train["top1_acc"] > 1).any()  # percent, not fractions
+    assert main(["curves", specs[0].run_id, specs[1].run_id, "--workdir", str(smoke_home),
+                 "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    for spec in specs:
+        assert f"| {spec.run_id} " in out
+    with Image.open(tmp_path / "c.png") as im:
+        assert im.size[0] > 800
+    assert (tmp_path / "c.pdf").stat().st_size > 1000
+
+
+def test_compare_names_the_config_key_that_differs_and_both_runs_top1(smoke_home, tmp_path, capsys):
+    specs, records = _model_runs(smoke_home)
+    a, b = (s.run_id for s in specs)
+    assert main(["compare", a, b, "--workdir", str(smoke_home), "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    pool = next(ln for ln in out.splitlines() if ln.startswith("| model.backbone.pool "))
+    assert [c.strip() for c in pool.strip("|").split("|")] == ["model.backbone.pool", "(absent)", "'std_topk'"]
+    assert not any(ln.startswith("| work_dir ") for ln in out.splitlines())  # each run's own directory: no difference
+    top1 = next(ln for ln in out.splitlines() if ln.startswith("| top1 "))
+    ta, tb = records[0]["metrics"]["top1"], records[1]["metrics"]["top1"]
+    assert [c.strip() for c in top1.strip("|").split("|")] == ["top1", number(ta, 2), number(tb, 2),
+                                                               number(tb - ta, 2, sign=True)]
+    written = (tmp_path / "compare.md").read_text()
+    assert pool in written and top1 in written and "![curves](compare_curves.png)" in written
+    with Image.open(tmp_path / "compare_curves.png") as im:
+        assert im.size[0] > 800
+
+
+def test_compare_mistakes_are_one_line(smoke_home):
+    specs, _ = _model_runs(smoke_home)
+    for args, message in ((["compare", specs[0].run_id], "compare needs two runs or more"),
+                          (["compare", specs[0].run_id, "no-such-run"], "no run 'no-such-run'")):
+        with pytest.raises(SystemExit) as e:
+            main([*args, "--workdir", str(smoke_home)])
+        assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_config_differences_and_flattening():
+    a = {"model": {"backbone": {"depth": 2, "pool": None}}, "pipeline": [{"type": "A", "n": 1}], "x": (1, 2)}
+    b = {"model": {"backbone": {"depth": 4}}, "pipeline": [{"type": "A", "n": 2}], "x": (1, 2)}
+    diffs = cmp.config_differences({"a": cmp.flatten(a), "b": cmp.flatten(b)})
+    assert diffs.set_index("key").to_dict("index") == {
+        "model.backbone.depth": {"a": "2", "b": "4"}, "model.backbone.pool": {"a": "None", "b": "(absent)"},
+        "pipeline.0.n": {"a": "1", "b": "2"}}
+
+
+def test_scalar_log_joins_attempts_later_values_win_and_a_cut_last_line_is_skipped(tmp_path):
+    first, second = tmp_path / "20260101_000000" / SCALARS, tmp_path / "20260102_000000" / SCALARS
+    for p in (first, second):
+        p.parent.mkdir(parents=True)
+    line = lambda step, loss, epoch: json.dumps({"lr": 0.1, "loss": loss, "top1_acc": 0.5, "epoch": epoch,  # noqa: E731
+                                                 "iter": step, "step": step})
+    first.write_text("\n".join([line(1, 1.0, 1), line(2, 0.9, 1), line(3, 0.8, 2), '{"lr": 0.1, "lo']))
+    second.write_text("\n".join([line(3, 0.7, 2), line(4, 0.6, 2), json.dumps({"acc/top1": 55.0, "step": 2})]))
+    log = scalar_log(tmp_path)
+    train = log[log["split"] == "train"]
+    assert train["loss"].tolist() == [1.0, 0.9, 0.7, 0.6] and train["epoch"].tolist() == [0.5, 1.0, 1.5, 2.0]
+    assert log.loc[log["split"] == "val", "acc/top1"].tolist() == [55.0]
+    second.write_text(line(3, 0.7, 2) + "\nnot json\n" + line(4, 0.6, 2))
+    with pytest.raises(ValueError, match=rf"{second}:2: not a JSON line"):
+        scalar_log(tmp_path)
