@@ -335,8 +335,10 @@ def test_launch_wait_follows_runs_until_they_end_and_fails_if_one_did(tmp_path, 
     def sleep(seconds):  # between looks: the first run finishes, the second fails
         looks.append(seconds)
         (tmp_path / "runs" / specs[0].run_id).mkdir(parents=True, exist_ok=True)
+        np.savez(tmp_path / "runs" / specs[0].run_id / "scores.npz", scores=np.eye(2), labels=np.arange(2),
+                 videos=np.array(["a", "b"]))
         (tmp_path / "runs" / specs[0].run_id / RECORD).write_text(
-            json.dumps({"run_id": specs[0].run_id, "metrics": {"top1": 50.0}}))
+            json.dumps({"run_id": specs[0].run_id, "metrics": {"top1": 50.0}, "scores_file": "scores.npz"}))
         update_manifest(tmp_path, "smoke", specs[1].run_id, state="failed", error="ValueError: boom")
 
     monkeypatch.setattr(launch_module.time, "sleep", sleep)
