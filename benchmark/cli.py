@@ -486,65 +486,14 @@ def _add_dataload(sub) -> None:
     dl.set_defaults(func=_dataload)
 
 
-def _dataload_rows(args) -> list:
-    """Each selected row's model and its resolved config's train and test pipelines."""
-    from .measure.dataload import RowPipelines
-    from .runs.config import load_config
-
-    rows, seen = [], set()
-    for spec in _table_runs(args, ""):
-        if not spec.model or spec.row in seen:
-            continue  # ensembles: their members are rows of their own
-        seen.add(spec.row)
-        cfg = load_config(spec.config, spec.overrides, what=None)
-        pipes = {split: [dict(t) for t in cfg[f"{split}_dataloader"].dataset.pipeline] for split in ("train", "test")
-                 if cfg.get(f"{split}_dataloader")}
-        rows.append((RowPipelines(spec.row, spec.model, pipes), cfg))
-    if not rows:
-        raise KeyError(f"table {args.table}: no selected row has a config to measure")
-    return rows
-
-
 def _dataload(args) -> int:
-    from .data import kinetics_like as kl
-    from .data.datasets import video_prefix
-    from .data.decoders import BACKENDS, resolve_backend, unavailable
-    from .data.reencode import list_videos, psnr_db
-    from .measure import dataload as dl
-    from .runs.spec import DATA_ROOT, bench_home
+    from .measure.dataload import run_dataload
+    from .runs.spec import bench_home
 
-    if args.backend:
-        backends = [resolve_backend(b) for b in args.backend]
-    else:
-        backends = [b for b in BACKENDS if b != "decord" and unavailable(b) is None]
-    backends = [dl.DEFAULT] + list(dict.fromkeys(backends))
-    rows = _dataload_rows(args)
-    reencode, psnr = None, None
-    if args.videos or args.data_root:
-        folder = Path(args.videos) if args.videos else \
-            Path(video_prefix(rows[0][1].test_dataloader.dataset,
-                              lambda v: v.replace(DATA_ROOT, args.data_root) if isinstance(v, str) else v))
-        paths = [folder / r for r in list_videos(folder)]
-        if not paths:
-            raise FileNotFoundError(f"no videos under {folder}")
-        sets = [dl.VideoSet(folder.name, paths, kl.keyframe_interval(paths[0]))]
-    else:
-        down, re_dir, reencode = kl.build(bench_home(args.workdir) / "data" / "kinetics_like", progress=not args.quiet)
-        sets = [dl.VideoSet(name, kl.videos(d), kl.keyframe_interval(kl.videos(d)[0]))
-                for name, d in (("downloaded", down), ("reencoded", re_dir))]
-        scores = [psnr_db(str(a), str(b)) for a, b in zip(sets[0].paths[:3], sets[1].paths[:3])]
-        scores = [v for v in scores if v is not None]
-        psnr = sum(scores) / len(scores) if scores else None
-    splits = ["train", "test"] if args.split == "both" else [args.split]
-    clips = {"train": args.clips or 96, "test": args.clips or 16}
-    df = dl.measure([r for r, _ in rows], sets, backends, splits, clips, seed=args.seed or 0, workers=args.workers,
-                    progress=not args.quiet)
-    for line in dl.targets(df):
-        print(line)
-    if reencode is not None:
-        print(reencode.line())
-    for p in dl.write(df, Path(args.out), args.recorded_command, reencode, psnr):
-        print(f"wrote {p}")
+    run_dataload(_table_runs(args, ""), home=bench_home(args.workdir), table=args.table, split=args.split,
+                 videos=args.videos, data_root=args.data_root, backends=args.backend, workers=args.workers,
+                 clips=args.clips, seed=args.seed or 0, out=Path(args.out), command=args.recorded_command,
+                 progress=not args.quiet)
     return 0
 
 

@@ -16,11 +16,18 @@ def atomic_write(path: Path, text: str) -> None:
         tmp.write_text(text)
         os.replace(tmp, path)
     except OSError as e:  # named by the file meant, not the temporary one
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise OSError(e.errno, e.strerror, str(path)) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
+
+
+def _remove(tmp: Path) -> None:
+    try:  # on a read-only file system even removing a file that is not there fails
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def write_output(path: Path, text: str) -> Path:

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Optional
 
 from mmaction.datasets import VideoDataset
-from mmaction.datasets.transforms import DecordInit
-from mmaction.registry import DATASETS, TRANSFORMS
+from mmaction.registry import DATASETS
 from mmengine.logging import print_log
 
 from .containers import shortfall
+from .decoders import BadVideo, _by_path, with_decoder
 
 DATA_ROOT_ENV = "VIDTR_DATA_ROOT"
 
@@ -99,10 +99,6 @@ def expected_videos(dataset: str, split: str) -> Optional[int]:
 
 class AnnotationError(ValueError):
     """An annotation file that does not parse, with the file and line named."""
-
-
-class BadVideo(RuntimeError):
-    """A video file found damaged before decoding (its message is the reason)."""
 
 
 def resolve_data_root(data_root: Optional[str] = None, must_exist: bool = True) -> Path:
@@ -275,32 +271,6 @@ def _truncated_test_videos(ds, rels: list[str], max_errors: int) -> list[str]:
             f"{_first(cut, max_errors)}"]
 
 
-@TRANSFORMS.register_module()
-class DecordInitByPath(DecordInit):
-    """mmaction2's DecordInit (same outputs: ``video_reader``, ``total_frames``, ``avg_fps``),
-    but decord opens the file by its path: opened from an in-memory buffer, as DecordInit does,
-    decord crashes the process (SIGSEGV) on a truncated AVI; by path it raises. A file shorter
-    than its container declares is refused (BadVideo) rather than decoded in part."""
-
-    def _get_video_reader(self, filename: str) -> object:
-        import decord
-
-        if os.path.splitext(filename)[0] == filename:
-            filename = filename + ".mp4"  # as DecordInit
-        short = shortfall(filename)
-        if short:
-            raise BadVideo(f"truncated: {short}")
-        return decord.VideoReader(filename, num_threads=self.num_threads)
-
-
-def _by_path(t):
-    """A pipeline step with DecordInit (on local files) swapped for DecordInitByPath."""
-    if isinstance(t, dict) and t.get("type") in ("DecordInit", "mmaction.DecordInit", DecordInit) \
-            and t.get("io_backend", "disk") == "disk":
-        return {**t, "type": DecordInitByPath}
-    return t
-
-
 @DATASETS.register_module()
 class CheckedVideoDataset(VideoDataset):
     """mmaction2's VideoDataset, plus: annotation lines are checked (file and line number on
@@ -323,9 +293,7 @@ class CheckedVideoDataset(VideoDataset):
         self.bad: list[tuple[str, str]] = []
         self._listed = 0
         # the fast decoder returns decord's frames, so it is chosen here, not in the config (a run's
-        # id follows its config): $VIDTR_DECODER, default PyAV where it imports (benchmark.data.decoders)
-        from .decoders import with_decoder  # here: decoders builds on this module's DecordInitByPath
-
+        # id follows its recipe): $VIDTR_DECODER, default PyAV where it imports (benchmark.data.decoders)
         super().__init__(ann_file, with_decoder([_by_path(t) for t in pipeline]), *args, **kwargs)
 
     def _report_bad(self, path: str, why: str, check: bool = True):

@@ -29,16 +29,46 @@ from functools import lru_cache
 from typing import Optional
 
 import numpy as np
+from mmaction.datasets.transforms import DecordInit
 from mmaction.registry import TRANSFORMS
 from mmengine.logging import print_log
 
 from .containers import shortfall
-from .datasets import BadVideo, DecordInitByPath
 
 BACKENDS = ("decord", "pyav", "torchcodec", "torchcodec-cuda")
 DECODER_ENV = "VIDTR_DECODER"
 # the fastest backend that returns decord's frames bit for bit (measured: docs/data-loading.md)
 FAST = "pyav"
+
+
+class BadVideo(RuntimeError):
+    """A video file found damaged before decoding (its message is the reason)."""
+
+
+@TRANSFORMS.register_module()
+class DecordInitByPath(DecordInit):
+    """mmaction2's DecordInit (same outputs: ``video_reader``, ``total_frames``, ``avg_fps``),
+    but decord opens the file by its path: opened from an in-memory buffer, as DecordInit does,
+    decord crashes the process (SIGSEGV) on a truncated AVI; by path it raises. A file shorter
+    than its container declares is refused (BadVideo) rather than decoded in part."""
+
+    def _get_video_reader(self, filename: str) -> object:
+        import decord
+
+        if os.path.splitext(filename)[0] == filename:
+            filename = filename + ".mp4"  # as DecordInit
+        short = shortfall(filename)
+        if short:
+            raise BadVideo(f"truncated: {short}")
+        return decord.VideoReader(filename, num_threads=self.num_threads)
+
+
+def _by_path(t):
+    """A pipeline step with DecordInit (on local files) swapped for DecordInitByPath."""
+    if isinstance(t, dict) and t.get("type") in ("DecordInit", "mmaction.DecordInit", DecordInit) \
+            and t.get("io_backend", "disk") == "disk":
+        return {**t, "type": DecordInitByPath}
+    return t
 
 
 class DecodeError(RuntimeError):

@@ -524,3 +524,70 @@ def targets(df: pd.DataFrame) -> list[str]:
             lines.append(f"  {r.backend} on {r.videos} (GOP {r.gop:.0f}): {100 * r.of_decoder_bound:.0f}% of the "
                          f"decoder bound (target >= 85%); decoding takes {100 * r.of_decode:.0f}% of its time")
     return lines
+
+
+# --- the command --------------------------------------------------------------------------------
+
+def table_pipelines(specs: list, table: str) -> list:
+    """Each selected row's model and its resolved config's train and test pipelines (ensembles
+    are left out: their members are rows of their own)."""
+    from ..runs.config import load_config
+
+    rows, seen = [], set()
+    for spec in specs:
+        if not spec.model or spec.row in seen:
+            continue
+        seen.add(spec.row)
+        cfg = load_config(spec.config, spec.overrides, what=None)
+        pipes = {split: [dict(t) for t in cfg[f"{split}_dataloader"].dataset.pipeline] for split in ("train", "test")
+                 if cfg.get(f"{split}_dataloader")}
+        rows.append((RowPipelines(spec.row, spec.model, pipes), cfg))
+    if not rows:
+        raise KeyError(f"table {table}: no selected row has a config to measure")
+    return rows
+
+
+def run_dataload(specs: list, *, home: Path, table: str, split: str = "both", videos: Optional[str] = None,
+                 data_root: Optional[str] = None, backends: Optional[list] = None, workers: int = 1,
+                 clips: Optional[int] = None, seed: int = 0, out: Path = Path("results/performance"),
+                 command: str = "", progress: bool = True, say=print) -> pd.DataFrame:
+    """``vidtr-bench dataload``: the rows' own pipelines on ``videos`` (a folder), on the rows'
+    dataset under ``data_root``, or on the built-in Kinetics-like set (built under ``home``: long
+    GOP as downloaded, short GOP as prepare-videos leaves it); today's default beside every other
+    decoder that runs here; the targets and the files written said."""
+    from ..data import kinetics_like as kl
+    from ..data.datasets import video_prefix
+    from ..data.decoders import BACKENDS, resolve_backend, unavailable
+    from ..data.reencode import list_videos, psnr_db
+    from ..runs.spec import DATA_ROOT
+
+    chosen = [resolve_backend(b) for b in backends] if backends else \
+        [b for b in BACKENDS if b != "decord" and unavailable(b) is None]
+    chosen = [DEFAULT] + list(dict.fromkeys(chosen))
+    rows = table_pipelines(specs, table)
+    reencode, psnr = None, None
+    if videos or data_root:
+        folder = Path(videos) if videos else \
+            Path(video_prefix(rows[0][1].test_dataloader.dataset,
+                              lambda v: v.replace(DATA_ROOT, data_root) if isinstance(v, str) else v))
+        paths = [folder / r for r in list_videos(folder)]
+        if not paths:
+            raise FileNotFoundError(f"no videos under {folder}")
+        sets = [VideoSet(folder.name, paths, kl.keyframe_interval(paths[0]))]
+    else:
+        down, re_dir, reencode = kl.build(Path(home) / "data" / "kinetics_like", progress=progress)
+        sets = [VideoSet(name, kl.videos(d), kl.keyframe_interval(kl.videos(d)[0]))
+                for name, d in (("downloaded", down), ("reencoded", re_dir))]
+        scores = [psnr_db(str(a), str(b)) for a, b in zip(sets[0].paths[:3], sets[1].paths[:3])]
+        scores = [v for v in scores if v is not None]
+        psnr = sum(scores) / len(scores) if scores else None
+    splits = ["train", "test"] if split == "both" else [split]
+    df = measure([r for r, _ in rows], sets, chosen, splits, {"train": clips or 96, "test": clips or 16}, seed=seed,
+                 workers=workers, progress=progress)
+    for line in targets(df):
+        say(line)
+    if reencode is not None:
+        say(reencode.line())
+    for p in write(df, Path(out), command, reencode, psnr):
+        say(f"wrote {p}")
+    return df

@@ -23,8 +23,8 @@ import pandas as pd
 from .. import REPO
 from ..formatting import number, render_table
 from ..tables import catalogue
+from .dataload import FRACTION_OF_PEAK as PEAK_FRACTION  # the one stated assumption: 40% of the peak
 
-PEAK_FRACTION = 0.40  # of the GPU's peak a well-fed training step reaches (an assumption, stated)
 RESULTS = REPO / "results" / "performance"
 # the paper's reported training time, beside the estimate of that run (Sec. 3.3)
 PAPER_TIMES = {("vidtr_s_8x8", "kinetics400"): (12.0, 64, "V100", "Sec. 3.3: about 12 hours on 64 V100 GPUs")}

@@ -6,15 +6,13 @@ logging and visualisation, checkpoint keeping, data-loader workers, which attent
 computes the same maps. So every table that shows VidTr-S (Table 1's ``vidtr_s_8x8``, 4a's
 ``vidtr_s_square1x16_8x8``, 4b's ``vidtr_s_temporal_spatial_8x8``, 4c's ``vidtr_b16_8x8``) shares
 one run and one record, and finished runs under the earlier, path-derived ids are adopted
-(:func:`adopt_finished`)."""
+(:func:`.records.adopt_finished`)."""
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from .config import load_config
 
@@ -126,62 +124,3 @@ def legacy_run_id(spec, members: Optional[tuple] = None) -> str:
                       list(spec.members if members is None else members)], sort_keys=True, default=str)
     slug = re.sub(r"[^a-z0-9]+", "-", f"{spec.model or 'ensemble-' + spec.row}-{spec.dataset}".lower()).strip("-")[:48]
     return f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
-
-
-def adopt_finished(home: Path, specs: list, say: Callable = print) -> dict:
-    """Finished runs of an earlier version of the harness (ids from config paths) that compute what
-    one of ``specs`` computes: each is linked under the run's current id (``runs/<new id>`` -> the
-    old directory; nothing is moved or copied), so ``status``, ``report`` and ``launch`` find it
-    and it is not trained again. A run whose config changed since it ran computes something else
-    and is left as it is. Returns old id -> new id of what was adopted now."""
-    from .records import RECORD
-    from .spec import RunSpec, run_dir
-
-    runs = Path(home) / "runs"
-    wanted = {s.run_id: s for s in specs if not (run_dir(home, s) / RECORD).exists() and not run_dir(home, s).exists()}
-    if not wanted or not runs.is_dir():
-        return {}
-    linked = {os.readlink(p) for p in runs.iterdir() if p.is_symlink()}
-    old = {}
-    for d in sorted(runs.iterdir()):
-        if d.is_symlink() or d.name in linked or not (d / RECORD).is_file():
-            continue
-        try:
-            data = json.loads((d / RECORD).read_text())
-            old[d.name] = RunSpec.from_dict(data["spec"])
-        except (ValueError, KeyError, TypeError):  # a damaged record: status names it when asked
-            continue
-    # ensembles and fine-tunes name other runs by their old ids: map those first, then rename
-    adopted, renamed = {}, {}
-    for _ in range(3):  # members, then their ensembles (and K400 runs, then their fine-tunes)
-        for old_id, spec in list(old.items()):
-            spec = _renamed(spec, renamed)
-            try:
-                new_id = spec.run_id
-            except Exception:  # noqa: BLE001 - its config is gone or broken: nothing to compare with
-                continue
-            if (old_id, new_id) in adopted.items() or new_id == old_id:
-                continue
-            renamed[old_id] = new_id
-            if new_id in wanted and not run_dir(home, new_id).exists():
-                os.symlink(old_id, run_dir(home, new_id))
-                adopted[old_id] = new_id
-                say(f"adopted finished run {old_id} as {new_id} (the same model and recipe; "
-                    f"runs/{new_id} links to it)")
-    return adopted
-
-
-def _renamed(spec, renamed: dict):
-    """``spec`` with the old run ids it names (members, ``checkpoint-of:``) replaced by new ones."""
-    from dataclasses import replace
-
-    from .spec import CHECKPOINT_OF
-
-    def fix(v):
-        if isinstance(v, str) and v.startswith(CHECKPOINT_OF):
-            return CHECKPOINT_OF + renamed.get(v[len(CHECKPOINT_OF):], v[len(CHECKPOINT_OF):])
-        return v
-
-    return replace(spec, overrides={k: fix(v) for k, v in spec.overrides.items()},
-                   members=tuple(renamed.get(m, m) for m in spec.members),
-                   depends_on=tuple(renamed.get(d, d) for d in spec.depends_on))

@@ -10,12 +10,14 @@ import math
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Optional, TypedDict
+from typing import Callable, Optional, TypedDict
 
 from ..files import atomic_write
 from ..provenance import code_version, environment
-from .spec import RunSpec, run_dir
+from .identity import recipe_digest
+from .spec import CHECKPOINT_OF, RunSpec, run_dir
 
 RECORD = "record.json"
 SCORES = "scores.npz"
@@ -211,11 +213,63 @@ def stale_reason(spec: RunSpec, record: Record) -> str:
         return changed + " (--force tests it again)"
     if not record.get("recipe_digest"):
         return ""
-    from .identity import recipe_digest
-
     try:
         if record["recipe_digest"] == recipe_digest(spec):
             return ""
     except Exception:  # noqa: BLE001 - renamed, deleted or broken config: what the run was is no longer on disk
         pass
     return "what it computed is not what its row computes now, or its config is unreadable (--force reruns)"
+
+
+# --- runs of an earlier version ----------------------------------------------------------
+
+def adopt_finished(home: Path, specs: list, say: Callable = print) -> dict:
+    """Finished runs of an earlier version of the harness (ids from config paths) that compute what
+    one of ``specs`` computes: each is linked under the run's current id (``runs/<new id>`` -> the
+    old directory; nothing is moved or copied), so ``status``, ``report`` and ``launch`` find it
+    and it is not trained again. A run whose config changed since it ran computes something else
+    and is left as it is. Returns old id -> new id of what was adopted now."""
+    runs = Path(home) / "runs"
+    wanted = {s.run_id: s for s in specs if not (run_dir(home, s) / RECORD).exists() and not run_dir(home, s).exists()}
+    if not wanted or not runs.is_dir():
+        return {}
+    linked = {os.readlink(p) for p in runs.iterdir() if p.is_symlink()}
+    old = {}
+    for d in sorted(runs.iterdir()):
+        if d.is_symlink() or d.name in linked or not (d / RECORD).is_file():
+            continue
+        try:
+            data = json.loads((d / RECORD).read_text())
+            old[d.name] = RunSpec.from_dict(data["spec"])
+        except (ValueError, KeyError, TypeError):  # a damaged record: status names it when asked
+            continue
+    # ensembles and fine-tunes name other runs by their old ids: map those first, then rename
+    adopted, renamed = {}, {}
+    for _ in range(3):  # members, then their ensembles (and K400 runs, then their fine-tunes)
+        for old_id, spec in list(old.items()):
+            spec = _renamed(spec, renamed)
+            try:
+                new_id = spec.run_id
+            except Exception:  # noqa: BLE001 - its config is gone or broken: nothing to compare with
+                continue
+            if (old_id, new_id) in adopted.items() or new_id == old_id:
+                continue
+            renamed[old_id] = new_id
+            if new_id in wanted and not run_dir(home, new_id).exists():
+                os.symlink(old_id, run_dir(home, new_id))
+                adopted[old_id] = new_id
+                say(f"adopted finished run {old_id} as {new_id} (the same model and recipe; "
+                    f"runs/{new_id} links to it)")
+    return adopted
+
+
+def _renamed(spec, renamed: dict):
+    """``spec`` with the old run ids it names (members, ``checkpoint-of:``) replaced by new ones."""
+    def fix(v):
+        if isinstance(v, str) and v.startswith(CHECKPOINT_OF):
+            return CHECKPOINT_OF + renamed.get(v[len(CHECKPOINT_OF):], v[len(CHECKPOINT_OF):])
+        return v
+
+    return replace(spec, overrides={k: fix(v) for k, v in spec.overrides.items()},
+                   members=tuple(renamed.get(m, m) for m in spec.members),
+                   depends_on=tuple(renamed.get(d, d) for d in spec.depends_on))

@@ -17,7 +17,7 @@ from typing import Optional
 
 from ..files import atomic_write
 from .nodes import task_log_text, task_node
-from .records import read_json_object, read_record, stale_reason
+from .records import adopt_finished, read_json_object, read_record, stale_reason
 from .spec import RunSpec
 
 MANIFEST = "launch.json"  # <home>/<table>/launch.json: which executor/job runs which run
@@ -190,10 +190,8 @@ def status(table: str, specs: list[RunSpec], home: Path, all_tables: bool = Fals
     """Each run: done / done (stale) / running / pending / failed (with log and last error line)
     / not launched / unknown (squeue cannot be asked). ``all_tables``: look for the run in every
     table's manifest (runs are shared between tables). Finished runs of an earlier version of the
-    harness that compute what a spec computes are adopted first (:func:`.identity.adopt_finished`)."""
+    harness that compute what a spec computes are adopted first (:func:`.records.adopt_finished`)."""
     from slurm.queue import PENDING, RUNNING, pending_reason, squeue_states
-
-    from .identity import adopt_finished
 
     adopt_finished(home, specs, say=lambda line: print(line, file=sys.stderr))
     manifest = read_manifest(home, table)

@@ -11,6 +11,7 @@ import pytest
 import vidtr  # noqa: F401
 from benchmark.data import datasets as ds
 from benchmark.data.containers import declared_size
+from benchmark.data.decoders import DecordInitByPath
 from benchmark.smoke import make_clips
 
 PIPELINE = [dict(type="DecordInit"), dict(type="SampleFrames", clip_len=4, frame_interval=1, num_clips=1),
@@ -43,7 +44,7 @@ def _dataset(base, lines, test_mode=False, num_classes=2, max_bad=0.3):
                                   test_mode=test_mode, num_classes=num_classes, max_bad_fraction=max_bad,
                                   bad_videos_file=str(base / f"bad_videos_{'test' if test_mode else 'train'}.txt"))
     # decord opened from a buffer (mmaction2's DecordInit) would kill this process on a cut file
-    assert isinstance(data.pipeline.transforms[0], ds.DecordInitByPath)  # the fast decoder is one (by path too)
+    assert isinstance(data.pipeline.transforms[0], DecordInitByPath)  # the fast decoder is one (by path too)
     return data
 
 

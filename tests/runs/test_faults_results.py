@@ -22,6 +22,7 @@ from benchmark.runs.spec import run_dir
 from benchmark.runs.state import error_line, failure_reason, status, update_manifest
 from benchmark.runs.tables import build_table_data, table_runs
 from slurm import launcher as sl
+from vidtr.configs.data import ann_file
 
 
 @pytest.fixture(scope="module")
@@ -145,10 +146,11 @@ def test_a_doubled_test_list_stops_the_run_before_training_and_check_data_says_i
     from benchmark.data.datasets import AnnotationError
 
     build_table_data("smoke", str(tmp_path / "data"))
-    val = tmp_path / "data" / "smoke" / "val_list.txt"
+    val = Path(ann_file(str(tmp_path / "data"), "smoke", "val"))
     val.write_text(val.read_text() * 2)
     spec = table_runs("smoke", str(tmp_path / "data"), rows=["tiny VidTr"])[0]
-    with pytest.raises(AnnotationError, match=r"val_list.txt:7: video val_000.avi is listed again: first at line 1"):
+    with pytest.raises(AnnotationError, match=r"_val_list_videos.txt:7: video val_000.avi is listed again: first at "
+                                              r"line 1"):
         job.execute(spec, tmp_path)
     assert not list(run_dir(tmp_path, spec).glob("*.pth"))  # nothing trained
     assert main(["check-data", "--table", "smoke", "--workdir", str(tmp_path), "--data-root", str(tmp_path / "data"),
@@ -253,7 +255,8 @@ def test_a_relative_data_root_is_stored_absolute(tmp_path, monkeypatch, capsys):
     spec = table_runs("smoke", str(tmp_path / "d"), rows=["tiny VidTr"])[0]
     rec = read_record(tmp_path / "w", spec)
     assert rec["spec"]["data_root"] == str(tmp_path / "d")
-    assert f"'{tmp_path / 'd'}/smoke/val_list.txt'" in (run_dir(tmp_path / "w", spec) / "smoke.py").read_text()
+    saved = (run_dir(tmp_path / "w", spec) / "smoke.py").read_text()
+    assert f"'{ann_file(str(tmp_path / 'd'), 'smoke', 'val')}'" in saved
 
 
 def test_a_killed_local_run_says_it_was_killed(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 finished runs of the earlier, path-derived ids found and never trained again."""
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -90,7 +91,7 @@ def test_finished_runs_under_the_earlier_ids_are_adopted_and_not_trained_again(l
     assert main(["report", "--table", "smoke", "--workdir", str(home)]) == 0
     out = capsys.readouterr().out
     top1 = read_record(home, specs[0])["metrics"]["top1"]
-    assert f"| {top1:.1f} " in out
+    assert re.search(rf"\|\s+{top1:.1f} \|", out)
     capsys.readouterr()
     status("smoke", specs, home)  # adopted once: nothing said again
     assert "adopted" not in capsys.readouterr().err
