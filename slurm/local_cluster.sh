@@ -47,6 +47,7 @@ H="$(realpath -m "$H")"  # the tag below derives from it: one cluster, one spell
 CONF="$H/etc/slurm.conf"
 STATE="$H/etc/cluster.env"  # what an N-node `up` made (NODES, SUBNET, ports), for `down` and `status`
 TIMEOUT="${VIDTR_SLURM_TIMEOUT:-60}"
+MIN_CPUS=2  # per node; see write_conf
 export SLURM_CONF="$CONF"
 
 # N nodes: names, subnet and ports derive from the state folder, so that two clusters never share one
@@ -188,7 +189,12 @@ net_down() {  # every process left in our namespaces (slurmstepd, job tasks), th
 
 write_conf() {
   local host cpus mem i
-  host="$(hostname -s)"; cpus="$(nproc)"  # one node: NodeName = `hostname -s`; 127.0.0.1 avoids DNS trouble
+  host="$(hostname -s)"  # one node: NodeName = `hostname -s`; 127.0.0.1 avoids DNS trouble
+  # At least MIN_CPUS CPUs per node, whatever nproc says: the tests run 2 tasks per node, and a
+  # 1-CPU machine (a CI runner) would otherwise be a cluster that can never start them. The
+  # tasks only share the core; SlurmdParameters=config_overrides below makes slurmd take the
+  # declared count instead of draining a node that has fewer.
+  cpus="$(nproc)"; ((cpus >= MIN_CPUS)) || cpus=$MIN_CPUS
   mem=$(($(awk '/^MemTotal:/{print int($2/1024)}' /proc/meminfo) * 9 / 10 / NODES))
   if ((NODES == 1)); then
     CTL_ADDR=127.0.0.1 CTLD_PORT="${VIDTR_SLURMCTLD_PORT:-6817}" SLURMD_PORT="${VIDTR_SLURMD_PORT:-6818}"
@@ -201,6 +207,7 @@ write_conf() {
 ClusterName=vidtr$( ((NODES == 1)) || echo "$TAG")
 SlurmctldHost=$host($CTL_ADDR)
 SlurmUser=root
+SlurmdParameters=config_overrides
 AuthType=auth/munge
 CredType=cred/munge
 # cred_expire also delays a requeued job's restart (default 120 s)
