@@ -94,8 +94,8 @@ def _paper_runs(table_id: str, data_root: str, rows: Optional[list] = None, seed
             elif row.members:
                 members = []
                 for m in row.members:
-                    mrow = Row(f"{row.label}: {m.model} {m.frames}f", m.model, f"{m.frames}", m.frames, row.views,
-                               m.res)
+                    mrow = Row(f"{row.label}: {m.model} {m.frames}f", m.model,
+                               f"{m.frames}x{m.interval}" if m.interval else f"{m.frames}", m.frames, row.views, m.res)
                     spec = _model_run(table, mrow, m.model, m.frames, dataset, data_root, protocol, seed, k400_runs)
                     runs.setdefault(spec.run_id, spec)
                     members.append(spec.run_id)

@@ -35,6 +35,17 @@ def test_the_alias_rows_of_tables_1_2_4a_4b_4c_are_one_vidtr_s_run():
     assert _one("4b", "spatial only").run_id != specs[0].run_id  # a different model is a different run
 
 
+def test_table_a3s_csn_152_ensembles_reuse_the_reproduced_csn_152_run():
+    """Table A.3 shows CSN-152 alone at 32x4 and in two ensembles: one Charades training, not two
+    (the members once took the config's 32x2 and were a second run of 463k clips)."""
+    specs = table_runs("A.3", "")
+    alone = _one("A.3", "CSN-152 (reproduced)")
+    ensembles = [s for s in specs if s.members and "CSN-152" in s.row]
+    assert len(ensembles) == 2 and all(alone.run_id in e.members for e in ensembles)
+    assert len({s.run_id for s in specs if s.model == "csn_ir152" and s.dataset == "charades"}) == 1
+    assert len({s.run_id for s in specs if s.model == "i3d_r101" and s.dataset == "charades"}) == 1
+
+
 def test_what_does_not_change_the_computation_does_not_change_the_id():
     base = _one("1", "VidTr-S")
     same = [{"train_dataloader.num_workers": 2}, {"visualizer.vis_backends": [dict(type="LocalVisBackend")]},
