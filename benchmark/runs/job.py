@@ -72,6 +72,11 @@ def build_config(spec: RunSpec, home: Path, resolve: bool = True):
     imports["imports"] = list(dict.fromkeys([*imports.get("imports", []), *TOOL_IMPORTS]))
     cfg.custom_imports = dict(imports, allow_failed_imports=imports.get("allow_failed_imports", False))
     cfg.randomness = dict(seed=spec.seed, deterministic=False)
+    # TensorBoard beside mmengine's local scalars for every run: ours inherit both from
+    # vidtr_runtime.py, the baselines' zoo configs log locally only
+    vis = cfg.get("visualizer")
+    if vis is not None and not any(b.get("type") == "TensorboardVisBackend" for b in vis.get("vis_backends") or []):
+        vis["vis_backends"] = [*(vis.get("vis_backends") or []), dict(type="TensorboardVisBackend")]
     for split in ("train", "val", "test"):
         ds = cfg.get(f"{split}_dataloader", {}) or {}
         if ds.get("dataset", {}).get("type") == "CheckedVideoDataset":

@@ -34,6 +34,20 @@ def test_a_smoke_run_writes_tensorboard_event_files_beside_the_scalar_log(smoke_
         assert [round(e.value, 5) for e in tb] == [round(v, 5) for v in losses]
 
 
+@pytest.mark.parametrize("table, row", [("2", "I3D50"), ("2", "TPN101"), ("1", "VidTr-S")])
+def test_every_run_logs_to_tensorboard_once_the_zoo_baselines_too(table, row, tmp_path):
+    """The baselines' zoo configs name LocalVisBackend only; a run of one logs to TensorBoard as
+    ours do, and a config that already has it does not get a second one."""
+    from benchmark.runs.config import load_config
+    from benchmark.runs.job import build_config
+
+    (spec,) = [s for s in table_runs(table, str(tmp_path / "data"), rows=[row]) if s.row == row]
+    own = [b["type"] for b in load_config(spec.config).visualizer.vis_backends]
+    backends = [b["type"] for b in build_config(spec, tmp_path / "home", resolve=False).visualizer.vis_backends]
+    assert backends.count("TensorboardVisBackend") == 1 and "LocalVisBackend" in backends
+    assert own == (backends if table == "1" else ["LocalVisBackend"])  # the zoo's, before
+
+
 def test_curves_reads_the_scalar_logs_and_draws_each_run(smoke_home, tmp_path, capsys):
     specs, _ = _model_runs(smoke_home)
     log = scalar_log(smoke_home / "runs" / specs[0].run_id)
