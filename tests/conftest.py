@@ -20,8 +20,9 @@ def tiny(name: str, **extra) -> dict:
     return dict(TINY, img_size=2 * spec.patch_size, **extra)
 
 
-# markers that follow from what a test needs: the real Slurm cluster, pdflatex
-FIXTURE_MARKERS = {"cluster": "slurm", "multinode_host": "slurm", "pdflatex": "latex"}
+# markers that follow from what a test needs: the real Slurm cluster, pdflatex, the smoke table
+# trained once per session (about 25 s before its first user)
+FIXTURE_MARKERS = {"cluster": "slurm", "multinode_host": "slurm", "pdflatex": "latex", "smoke_home": "slow"}
 
 
 def pytest_collection_modifyitems(items):

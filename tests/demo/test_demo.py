@@ -73,6 +73,7 @@ def test_demo_is_a_generated_table_with_a_run_per_row_and_seed():
     assert table_runs("demo", "/elsewhere", seeds=[5, 6, 7])[0].run_id == specs[0].run_id  # data root not in the id
 
 
+@pytest.mark.slow
 def test_reduced_demo_end_to_end(tmp_path):
     out = tmp_path / "out"
     df = demo_run.run_demo(str(out), str(tmp_path / "work"), seed=0, epochs=1, clips=1, seeds=1, workers=1,

@@ -39,6 +39,7 @@ def test_shared_runs_are_planned_once_with_every_table_that_shares_them(tmp_path
     assert f"estimate / paper = {vidtr_s['gpu_hours'] / 768:.2f}" in vidtr_s["paper"]
 
 
+@pytest.mark.slow
 def test_fine_tunes_come_after_their_kinetics_run_and_ensembles_after_their_members(tmp_path):
     df = pl.plan(["5"], tmp_path, progress=False)
     order = list(df["run_id"])

@@ -72,6 +72,7 @@ def test_bf16_autocast_stays_close_to_fp32():
     assert rel < 0.05, float(rel)  # bf16 keeps 8 bits of mantissa: ~1e-2 relative after 12 layers
 
 
+@pytest.mark.slow
 def test_compiled_and_eager_models_agree():
     model = vidtr.build_backbone("vidtr_s_8x8", depth=2, **tiny("vidtr_s_8x8")).eval()
     x = torch.randn(1, 3, 8, 32, 32)

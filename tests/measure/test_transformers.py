@@ -71,6 +71,7 @@ def test_every_row_builds_and_is_counted_at_a_reduced_size(name):
     assert rec["views"] >= 1 and rec["published_top1"] > 70
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,paper,frames", [("vidtr_s_8x8", 89, 8), ("vidtr_m_16x4", 179, 16)])
 def test_module_hook_counter_and_the_vidtr_papers_figures(name, paper, frames):
     """On the released structure (attention projections as raw weights) the hooks see the stem

@@ -259,6 +259,7 @@ def test_a_relative_data_root_is_stored_absolute(tmp_path, monkeypatch, capsys):
     assert f"'{ann_file(str(tmp_path / 'd'), 'smoke', 'val')}'" in saved
 
 
+@pytest.mark.slow
 def test_a_killed_local_run_says_it_was_killed(tmp_path, monkeypatch):
     """A training process killed with SIGKILL (an out-of-memory kill) leaves no traceback: the
     launcher says it was killed, not submitit's 'UncompletedJobError: Job ... _result.pkl'."""

@@ -30,6 +30,7 @@ def _python(code: str, *args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_checkpoints_load_with_torchs_default_weights_only_allowlist(trained):
     for ckpt in ("epoch_1.pth", "epoch_2.pth"):
         path = str(trained["wd"] / ckpt)

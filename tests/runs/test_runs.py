@@ -74,6 +74,7 @@ def test_single_pass_protocol_and_row_inputs_reach_the_pipelines():
     assert (sample["clip_len"], sample["frame_interval"]) == (16, 4)
 
 
+@pytest.mark.slow
 def test_local_launch_writes_records_skips_finished_runs_and_keeps_old_ones_on_force(tmp_path, capsys):
     work = tmp_path / "work"
     assert main(["launch", "--table", "smoke", "--workdir", str(work), "--quiet"]) == 0

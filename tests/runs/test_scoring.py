@@ -4,19 +4,17 @@ import numpy as np
 import pytest
 from mmaction.evaluation import functional as mmf
 
-from benchmark.cli import main
 from benchmark.runs.metrics import load_scores, mean_average_precision, metrics_from_scores, scores_file_metrics
 from benchmark.runs.records import read_record
 from benchmark.runs.tables import table_runs
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    """The smoke table's two tiny models and their ensemble, trained and tested by the real run code."""
-    work = tmp_path_factory.mktemp("scoring") / "work"
-    assert main(["launch", "--table", "smoke", "--workdir", str(work), "--quiet"]) == 0
-    specs = table_runs("smoke", str(work / "data"))
-    return {s.row: read_record(work, s) for s in specs}
+def smoke(smoke_home):
+    """The records of the smoke table's two tiny models and their ensemble, trained and tested by
+    the real run code (the session's smoke_home: trained once for every test that reads runs)."""
+    specs = table_runs("smoke", str(smoke_home / "data"))
+    return {s.row: read_record(smoke_home, s) for s in specs}
 
 
 def test_a_single_runs_metrics_are_recomputed_from_its_scores_file(smoke):
