@@ -12,14 +12,14 @@ from ..formatting import render_table
 from .stats import BOOTSTRAP
 from .table import CONFIGS, MEMORY_ROWS, PAPER_MEMORY_GB, SECTIONS
 
-# how far a second machine's run moved the demo's numbers (a fresh clone of the same commit on
-# another CPU, issue 29): floating-point results differ across CPUs, so the demo is deterministic
-# on one machine only
+# how far runs on other machines moved the demo's numbers (issue 29's second machine; the machines
+# of the earlier and the current committed results): floating-point results differ across CPUs, so the demo
+# is deterministic on one machine only
 ACROSS_MACHINES = ("Reproducibility: a rerun on the same machine gives the same numbers; on another CPU "
-                   "floating-point results differ, and a second machine's run of the same commit moved them by "
-                   "up to 2.7 points (joint (vanilla) 35.2 against 33.6, std topK pooling 25.3 against 28.0, "
-                   "which put it below 1D convolution's 27.4 there). Differences of a few points between rows "
-                   "whose intervals overlap are not evidence either way.")
+                   "floating-point results differ: runs of this recipe on three machines moved row means by up "
+                   "to 4.0 points (1D convolution 26.6 and 30.6, no pooling 32.4 and 29.2, joint (vanilla) 35.2, "
+                   "33.6 and 31.7), enough to reorder rows whose intervals overlap. Differences of a few points "
+                   "between such rows are not evidence either way.")
 
 
 def write_outputs(out: Path, df: pd.DataFrame, per_run: pd.DataFrame, memory: pd.DataFrame, data: dict,
