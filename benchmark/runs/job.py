@@ -57,6 +57,23 @@ def _resolve(value, spec: RunSpec, home: Path):
     return value
 
 
+def with_tensorboard(cfg, overrides: dict) -> None:
+    """TensorBoard beside mmengine's local scalars (what `curves` and `compare` read) for every
+    run: ours inherit both from vidtr_runtime.py, the baselines' zoo configs name the local one
+    only. Overrides that set the visualizer are the user's choice and are kept as they are (the
+    config `config --dump` writes re-applies them, so the two agree)."""
+    if any(k == "visualizer" or k.startswith("visualizer.") for k in overrides):
+        return
+    if not isinstance(cfg.get("visualizer"), dict):  # none: mmengine's default, the local backend
+        cfg.visualizer = dict(type="Visualizer", vis_backends=[])
+    vis = cfg.visualizer
+    backends = vis.get("vis_backends")  # mmengine takes one dict or a list of them
+    backends = [backends] if isinstance(backends, dict) else list(backends or [])
+    named = {b.get("type") if isinstance(b, dict) else type(b).__name__ for b in backends}
+    vis["vis_backends"] = backends + [dict(type=t) for t in ("LocalVisBackend", "TensorboardVisBackend")
+                                      if t not in named]
+
+
 def build_config(spec: RunSpec, home: Path, resolve: bool = True):
     """The run's mmengine config: its file, the spec's overrides, the run's work dir and seed.
     ``resolve=False`` (``vidtr-bench config``) leaves ``{data_root}`` and ``checkpoint-of:`` as written."""
@@ -72,11 +89,7 @@ def build_config(spec: RunSpec, home: Path, resolve: bool = True):
     imports["imports"] = list(dict.fromkeys([*imports.get("imports", []), *TOOL_IMPORTS]))
     cfg.custom_imports = dict(imports, allow_failed_imports=imports.get("allow_failed_imports", False))
     cfg.randomness = dict(seed=spec.seed, deterministic=False)
-    # TensorBoard beside mmengine's local scalars for every run: ours inherit both from
-    # vidtr_runtime.py, the baselines' zoo configs log locally only
-    vis = cfg.get("visualizer")
-    if vis is not None and not any(b.get("type") == "TensorboardVisBackend" for b in vis.get("vis_backends") or []):
-        vis["vis_backends"] = [*(vis.get("vis_backends") or []), dict(type="TensorboardVisBackend")]
+    with_tensorboard(cfg, spec.overrides)
     for split in ("train", "val", "test"):
         ds = cfg.get(f"{split}_dataloader", {}) or {}
         if ds.get("dataset", {}).get("type") == "CheckedVideoDataset":

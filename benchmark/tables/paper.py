@@ -33,9 +33,10 @@ class Ref:
 
 @dataclass(frozen=True)
 class Member:
-    """One model of an ensemble: which model, and the frames/resolution it sees. ``interval``: the
-    frame interval, where the table shows the member alone at one (Table A.3's CSN-152 at 32x4), so
-    that the ensemble reuses that row's run; None keeps the config's."""
+    """One model of an ensemble: which model, and the frames, resolution and frame interval it sees.
+    ``interval`` is the one the table prints (A.2's 16x4, 6's and A.3's 32x4), so that an ensemble
+    reuses the run of the row that shows the member alone; None keeps the config's (SlowFast's own
+    sampling)."""
     model: str
     frames: int
     res: int = 224
@@ -238,7 +239,8 @@ TABLES = {t.id: t for t in [
         ("X3D-XL", "x3d_xl", "16x5", "47.1 - - -", dict(res=312)),
         ("VidTr-M", "vidtr_m_16x4", "16x4", "- 60.1 96.6 74.4"),
         ("VidTr-L", "vidtr_l_32x2", "32x4", "43.5 60.2 96.7 74.4"),
-        ("En-VidTr-L", None, "32x4", "47.3 - - -", dict(members=[("vidtr_l_32x2", 32), ("i3d_r101", 32)])),
+        ("En-VidTr-L", None, "32x4", "47.3 - - -",
+         dict(members=[("vidtr_l_32x2", 32, 224, 4), ("i3d_r101", 32, 224, 4)])),
     ], note="SSv2 with a TSN-style sampler; UCF/HMDB fine-tuned 6 epochs from Kinetics-400. Complexity "
             "columns use a 400-class head."),
     _table("A.1", "Single-pass 'Fast VidTr' (uniform N frames, one centre crop)", "k400", 400,
@@ -255,12 +257,15 @@ TABLES = {t.id: t for t in [
         ("I3D50", "i3d_r50", "16x4", "75.0 92.2"),
         ("I3D101", "i3d_r101", "16x4", "77.4 92.7"),
         ("TPN101", "tpn_r101", "16x4", "78.2 93.4"),
-        ("I3D50 + I3D101", None, "16x4", "77.7 93.2", dict(members=[("i3d_r50", 16), ("i3d_r101", 16)])),
-        ("TPN101 + I3D50", None, "16x4", "78.5 93.3", dict(members=[("tpn_r101", 16), ("i3d_r50", 16)])),
-        ("TPN101 + I3D101", None, "16x4", "79.3 93.8", dict(members=[("tpn_r101", 16), ("i3d_r101", 16)])),
-        ("VidTr-S + I3D50", None, "8x8", "79.4 94.0", dict(members=[("vidtr_s_8x8", 8), ("i3d_r50", 16)])),
-        ("VidTr-S + I3D101", None, "8x8", "80.3 94.6", dict(members=[("vidtr_s_8x8", 8), ("i3d_r101", 16)])),
-        ("VidTr-S + TPN101", None, "8x8", "80.5 94.8", dict(members=[("vidtr_s_8x8", 8), ("tpn_r101", 16)])),
+        ("I3D50 + I3D101", None, "16x4", "77.7 93.2",
+         dict(members=[("i3d_r50", 16, 224, 4), ("i3d_r101", 16, 224, 4)])),
+        ("TPN101 + I3D50", None, "16x4", "78.5 93.3",
+         dict(members=[("tpn_r101", 16, 224, 4), ("i3d_r50", 16, 224, 4)])),
+        ("TPN101 + I3D101", None, "16x4", "79.3 93.8",
+         dict(members=[("tpn_r101", 16, 224, 4), ("i3d_r101", 16, 224, 4)])),
+        ("VidTr-S + I3D50", None, "8x8", "79.4 94.0", dict(members=[("vidtr_s_8x8", 8), ("i3d_r50", 16, 224, 4)])),
+        ("VidTr-S + I3D101", None, "8x8", "80.3 94.6", dict(members=[("vidtr_s_8x8", 8), ("i3d_r101", 16, 224, 4)])),
+        ("VidTr-S + TPN101", None, "8x8", "80.5 94.8", dict(members=[("vidtr_s_8x8", 8), ("tpn_r101", 16, 224, 4)])),
     ]),
     _table("A.3", "Ensembles on Charades (mAP)", "charades", 157, ("map",), [
         ("I3D-Inception", None, "64x1", "32.9", dict(res=256, note=ZOO_LACKS)),
@@ -268,16 +273,17 @@ TABLES = {t.id: t for t in [
          dict(res=256, note="mmaction2's zoo has no non-local SlowFast: the paper's numbers only")),
         ("CSN-152 (reproduced)", "csn_ir152", "32x4", "46.4", dict(res=256)),
         ("En-I3D-101 + I3D-50", None, "32x4", "42.1",
-         dict(res=256, members=[("i3d_r101", 32, 256), ("i3d_r50", 32, 256)])),
+         dict(res=256, members=[("i3d_r101", 32, 256, 4), ("i3d_r50", 32, 256, 4)])),
         ("En-I3D-101 + SF-101", None, "32x4", "47.9",
-         dict(res=256, members=[("i3d_r101", 32, 256), ("slowfast_r101_8x8", 32, 256)])),
+         dict(res=256, members=[("i3d_r101", 32, 256, 4), ("slowfast_r101_8x8", 32, 256)])),
         ("En-I3D-101 + CSN-152", None, "32x4", "49.2",
-         dict(res=256, members=[("i3d_r101", 32, 256), ("csn_ir152", 32, 256, 4)])),
-        ("En-VidTr-L + I3D-101", None, "32x4", "47.3", dict(members=[("vidtr_l_32x2", 32), ("i3d_r101", 32, 256)])),
+         dict(res=256, members=[("i3d_r101", 32, 256, 4), ("csn_ir152", 32, 256, 4)])),
+        ("En-VidTr-L + I3D-101", None, "32x4", "47.3",
+         dict(members=[("vidtr_l_32x2", 32, 224, 4), ("i3d_r101", 32, 256, 4)])),
         ("En-VidTr-L + SF-101", None, "32x4", "48.9",
-         dict(members=[("vidtr_l_32x2", 32), ("slowfast_r101_8x8", 32, 256)])),
+         dict(members=[("vidtr_l_32x2", 32, 224, 4), ("slowfast_r101_8x8", 32, 256)])),
         ("En-VidTr-L + CSN-152", None, "32x4", "51.2",
-         dict(members=[("vidtr_l_32x2", 32), ("csn_ir152", 32, 256, 4)])),
+         dict(members=[("vidtr_l_32x2", 32, 224, 4), ("csn_ir152", 32, 256, 4)])),
     ]),
 ]}
 

@@ -48,6 +48,25 @@ def test_every_run_logs_to_tensorboard_once_the_zoo_baselines_too(table, row, tm
     assert own == (backends if table == "1" else ["LocalVisBackend"])  # the zoo's, before
 
 
+@pytest.mark.parametrize("given, overrides, expected", [
+    (dict(type="LocalVisBackend"), {}, ["LocalVisBackend", "TensorboardVisBackend"]),  # one dict, as mmengine takes
+    (None, {}, ["LocalVisBackend", "TensorboardVisBackend"]),  # none named: local (curves read it) and TensorBoard
+    ([dict(type="TensorboardVisBackend")], {}, ["TensorboardVisBackend", "LocalVisBackend"]),
+    ([dict(type="LocalVisBackend")], {"visualizer.vis_backends": [dict(type="LocalVisBackend")]}, ["LocalVisBackend"]),
+])
+def test_tensorboard_is_added_to_any_form_of_backends_but_never_over_the_users_overrides(given, overrides, expected):
+    from mmengine.config import Config
+
+    from benchmark.runs.job import with_tensorboard
+
+    cfg = Config(dict(visualizer=dict(type="ActionVisualizer", vis_backends=given)))
+    with_tensorboard(cfg, overrides)
+    assert [b["type"] for b in cfg.visualizer.vis_backends] == expected
+    bare = Config(dict())  # no visualizer at all: mmengine's default would log locally only
+    with_tensorboard(bare, {})
+    assert [b["type"] for b in bare.visualizer.vis_backends] == ["LocalVisBackend", "TensorboardVisBackend"]
+
+
 def test_curves_reads_the_scalar_logs_and_draws_each_run(smoke_home, tmp_path, capsys):
     specs, _ = _model_runs(smoke_home)
     log = scalar_log(smoke_home / "runs" / specs[0].run_id)
