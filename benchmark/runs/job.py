@@ -64,9 +64,11 @@ def with_tensorboard(cfg, overrides: dict) -> None:
     config `config --dump` writes re-applies them, so the two agree)."""
     if any(k == "visualizer" or k.startswith("visualizer.") for k in overrides):
         return
-    if not isinstance(cfg.get("visualizer"), dict):  # none: mmengine's default, the local backend
+    if cfg.get("visualizer") is None:  # none: mmengine's default, the local backend
         cfg.visualizer = dict(type="Visualizer", vis_backends=[])
     vis = cfg.visualizer
+    if not isinstance(vis, dict):  # a built visualizer object: its backends are its own
+        return
     backends = vis.get("vis_backends")  # mmengine takes one dict or a list of them
     backends = [backends] if isinstance(backends, dict) else list(backends or [])
     named = {b.get("type") if isinstance(b, dict) else type(b).__name__ for b in backends}

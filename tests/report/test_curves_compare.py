@@ -65,6 +65,10 @@ def test_tensorboard_is_added_to_any_form_of_backends_but_never_over_the_users_o
     bare = Config(dict())  # no visualizer at all: mmengine's default would log locally only
     with_tensorboard(bare, {})
     assert [b["type"] for b in bare.visualizer.vis_backends] == ["LocalVisBackend", "TensorboardVisBackend"]
+    built = object()  # a visualizer object, not a config: left as it is
+    cfg = Config(dict(visualizer=built))
+    with_tensorboard(cfg, {})
+    assert cfg.visualizer is built
 
 
 def test_curves_reads_the_scalar_logs_and_draws_each_run(smoke_home, tmp_path, capsys):

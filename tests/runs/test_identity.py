@@ -47,7 +47,7 @@ def _members(table, row):
 def test_ensemble_members_are_the_runs_of_the_rows_that_show_them_alone():
     """An ensemble's member at the input its table prints (A.2's 16x4, 6's and A.3's 32x4) is the
     run of the row showing that model alone: once the members took the config's interval (I3D 16x2,
-    TPN 16x8, VidTr-L and CSN-152 32x2) and were five more trainings."""
+    TPN 16x8, VidTr-L and CSN-152 32x2) and were six more trainings."""
     assert _members("A.2", "I3D50 + I3D101") == _alone("A.2", "I3D50") | _alone("A.2", "I3D101")
     assert _members("A.2", "TPN101 + I3D50") == _alone("A.2", "TPN101") | _alone("A.2", "I3D50")
     vidtr_l = _alone("6", "VidTr-L", "charades")
