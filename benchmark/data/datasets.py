@@ -24,6 +24,7 @@ from mmengine.logging import print_log
 
 from .containers import shortfall
 from .decoders import BadVideo, _by_path, with_decoder
+from .transforms import lean_steps
 
 DATA_ROOT_ENV = "VIDTR_DATA_ROOT"
 
@@ -293,8 +294,9 @@ class CheckedVideoDataset(VideoDataset):
         self.bad: list[tuple[str, str]] = []
         self._listed = 0
         # the fast decoder returns decord's frames, so it is chosen here, not in the config (a run's
-        # id follows its recipe): $VIDTR_DECODER, default PyAV where it imports (benchmark.data.decoders)
-        super().__init__(ann_file, with_decoder([_by_path(t) for t in pipeline]), *args, **kwargs)
+        # id follows its recipe): $VIDTR_DECODER, default PyAV where it imports (benchmark.data.decoders);
+        # likewise the steps that give the same output with less work (benchmark.data.transforms)
+        super().__init__(ann_file, lean_steps(with_decoder([_by_path(t) for t in pipeline])), *args, **kwargs)
 
     def _report_bad(self, path: str, why: str, check: bool = True):
         if any(p == path for p, _ in self.bad):  # counted once, however many epochs meet it

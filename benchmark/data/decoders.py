@@ -34,6 +34,7 @@ from mmaction.registry import TRANSFORMS
 from mmengine.logging import print_log
 
 from .containers import shortfall
+from .transforms import step_name
 
 BACKENDS = ("decord", "pyav", "torchcodec", "torchcodec-cuda")
 DECODER_ENV = "VIDTR_DECODER"
@@ -415,11 +416,6 @@ class VideoInit(DecordInitByPath):
         return f"{self.__class__.__name__}(backend={self.backend})"
 
 
-def _type_name(t: dict) -> str:
-    kind = t.get("type")
-    return getattr(kind, "__name__", str(kind)).split(".")[-1]
-
-
 def with_decoder(pipeline: list, backend: Optional[str] = None) -> list:
     """``pipeline`` with its decord steps (DecordInit or DecordInitByPath on local files, followed
     by DecordDecode in its default 'accurate' mode) reading through ``backend`` (resolved by
@@ -427,12 +423,12 @@ def with_decoder(pipeline: list, backend: Optional[str] = None) -> list:
     when a dataset is built, never written into a config (a run's id follows its config)."""
     backend = resolve_backend(backend)
     decode_modes = [t.get("mode", "accurate") for t in pipeline if isinstance(t, dict)
-                    and _type_name(t) == "DecordDecode"]
+                    and step_name(t) == "DecordDecode"]
     if backend == "decord" or decode_modes != ["accurate"]:
         return list(pipeline)
     out = []
     for t in pipeline:
-        if isinstance(t, dict) and _type_name(t) in ("DecordInit", "DecordInitByPath") \
+        if isinstance(t, dict) and step_name(t) in ("DecordInit", "DecordInitByPath") \
                 and t.get("io_backend", "disk") == "disk":
             t = {**{k: v for k, v in t.items() if k != "type"}, "type": VideoInit, "backend": backend}
         out.append(t)
