@@ -534,8 +534,10 @@ def targets(df: pd.DataFrame) -> list[str]:
                      f"{100 * best['same_output']:.0f}%")
         short = fast[fast["gop"].fillna(1e9) <= 32]
         for r in short.itertuples():
+            why = ("; it decodes reference frames only, dearer than the bound's average frame "
+                   "(docs/data-loading.md)" if r.backend == "pyav" else "")
             lines.append(f"  {r.backend} on {r.videos} (GOP {r.gop:.0f}): {100 * r.of_decoder_bound:.0f}% of the "
-                         f"decoder bound (target >= 85%); decoding takes {100 * r.of_decode:.0f}% of its time")
+                         f"decoder bound (target >= 85%); decoding takes {100 * r.of_decode:.0f}% of its time{why}")
     return lines
 
 

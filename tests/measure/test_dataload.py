@@ -127,3 +127,16 @@ def test_each_clips_reader_is_dropped_before_the_next(sets, monkeypatch):
     monkeypatch.setattr(dl, "_run", run)
     tallies = dl.measure_split(_vidtr_s_train(), sets, [dl.DEFAULT, "pyav"], 8, progress=False)
     assert len(alive) == 8 * 4 and all(t.decoded == [26] * 8 for t in tallies.values())
+
+
+def test_targets_name_the_measured_ratios():
+    """The printed targets come from the table: the best decoder's ratio, each short-GOP share."""
+    df = pd.DataFrame([dict(row="VidTr-S", split="train", backend=b, videos=v, gop=g, clips_per_s_per_core=c,
+                            speedup_vs_default=c / 16.0, same_output=1.0, of_decoder_bound=o, of_decode=0.9)
+                       for b, v, g, c, o in ((dl.DEFAULT, "downloaded", 250, 16.0, 1.5),
+                                             ("pyav", "reencoded", 16, 53.0, 0.52),
+                                             ("torchcodec", "reencoded", 16, 41.3, 0.87))])
+    lines = dl.targets(df)
+    assert lines[0].startswith("VidTr-S train: best pyav (videos: reencoded): 53.0 clips/s per core, 3.31x")
+    assert "87% of the decoder bound" in lines[2] and "reference frames only" in lines[1]
+    assert len(lines) == 3  # the long-GOP default has no short-GOP line
