@@ -25,7 +25,7 @@ def code_version() -> str:
 def environment() -> dict:
     """Library versions and the device of this process: mmaction2's ``collect_env`` (PyTorch,
     OpenCV, MMEngine, MMCV, CUDA and the GPUs), plus what it leaves out (timm, numpy, fvcore,
-    the CPU's cores)."""
+    the CPU's cores and torch's threads)."""
     from importlib.metadata import PackageNotFoundError, version
 
     import mmaction
@@ -45,7 +45,10 @@ def environment() -> dict:
                 "fvcore": fvcore}
     gpus = [f"{len(ids.split(','))}x {name}" for key, name in env.items() if key.startswith("GPU ")
             for ids in [key[4:]]]
-    device = ", ".join(gpus) if gpus else f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
+    # torch's threads too: on the CPU they change a run's numbers (runs/config.torch_threads)
+    threads = torch.get_num_threads()
+    device = ", ".join(gpus) if gpus else \
+        f"cpu ({platform.machine()}, {os.cpu_count()} cores, torch {threads} thread{'s' if threads > 1 else ''})"
     return dict(versions=versions, device=device)
 
 

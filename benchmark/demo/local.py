@@ -35,14 +35,12 @@ def _exit_with_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
-def launch_part(specs: list, home: str, threads: int) -> dict:
-    """One worker's share of the runs, one launch per run (a line when each ends)."""
-    import torch
-
+def launch_part(specs: list, home: str) -> dict:
+    """One worker's share of the runs, one launch per run (a line when each ends). torch's
+    threads are the recipe's (the demo's configs pin one: ``env_cfg.torch_threads``)."""
     from ..runs.launch import launch
     from ..runs.records import read_record
 
-    torch.set_num_threads(threads)
     states = {}
     for spec in specs:
         t0 = time.time()
@@ -67,20 +65,19 @@ def launch_part(specs: list, home: str, threads: int) -> dict:
 
 
 def launch_local(specs: list, home: Path, workers: int) -> dict:
-    """``specs`` on this machine in ``workers`` processes (at most one per core; the cores shared
-    out as torch threads); run ids -> 'done' or 'failed: reason'."""
+    """``specs`` on this machine in ``workers`` processes (at most one per core); run ids ->
+    'done' or 'failed: reason'."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     cores = os.cpu_count() or 1
     workers = max(1, min(workers, cores, len(specs)))
-    threads = max(1, cores // workers)
     parts = [specs[i::workers] for i in range(workers)]  # interleaved: rows of both tasks in each
     if workers == 1:
-        return launch_part(parts[0], str(home), threads)
+        return launch_part(parts[0], str(home))
     states = {}
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=init_worker,
                              initargs=(os.getpid(),)) as pool:
-        for f in [pool.submit(launch_part, p, str(home), threads) for p in parts]:
+        for f in [pool.submit(launch_part, p, str(home)) for p in parts]:
             states.update(f.result())
     return states

@@ -84,3 +84,25 @@ def check_trains(cfg, what: str) -> None:
     batch = (cfg.get("train_dataloader") or {}).get("batch_size")
     if batch is not None and (type(batch) is not int or batch < 1):
         raise ValueError(f"{what}: train_dataloader.batch_size={batch!r}: expected a whole number >= 1")
+
+
+def torch_threads(cfg, what: str) -> Optional[int]:
+    """The intra-op threads torch computes with in a run, where its config pins them
+    (``env_cfg.torch_threads``, part of the run's recipe), else None (torch's default: the cores it
+    sees). On the CPU the thread count changes the order of floating-point sums, so a run's numbers
+    follow it: the demo's std-topK seed 0 scored 24.5 top-1 with one thread and 20.9 with two
+    (docs/demo.md). A CPU recipe that pins it gives the same numbers however it is launched."""
+    value = (cfg.get("env_cfg") or {}).get("torch_threads")
+    if value is None:
+        return None
+    if type(value) is not int or value < 1:
+        raise ValueError(f"{what}: env_cfg.torch_threads={value!r}: expected a whole number >= 1 (torch's threads "
+                         "for the run), or no value for torch's default")
+    return value
+
+
+def check_config(cfg, what: str) -> None:
+    """What a run's config must hold before it is submitted or started: it trains when asked to
+    (:func:`check_trains`) and its pinned thread count, if any, is a count (:func:`torch_threads`)."""
+    check_trains(cfg, what)
+    torch_threads(cfg, what)

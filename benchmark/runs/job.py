@@ -19,7 +19,7 @@ import numpy as np
 
 from ..data.datasets import check_annotations, head_num_classes
 from ..files import atomic_write
-from .config import check_trains, load_config, total_batch
+from .config import check_config, load_config, torch_threads, total_batch
 from .hooks import Diverged
 from .identity import recipe_digest
 from .metrics import scores_file_metrics
@@ -251,7 +251,12 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
     t0 = time.time()
     defined_by = recipe_digest(spec)  # at the start: an edit during a long run makes it stale
     cfg = build_config(spec, home)
-    check_trains(cfg, f"run {spec.run_id}")  # a training config that would train nothing: refused
+    check_config(cfg, f"run {spec.run_id}")  # a training config that would train nothing: refused
+    threads = torch_threads(cfg, f"run {spec.run_id}")
+    if threads is not None:  # pinned by the recipe: the same numbers however the run is launched
+        import torch
+
+        torch.set_num_threads(threads)
     check_annotations(cfg)  # every split's list file, before anything trains (test lists load only after)
     tool_cfg = copy.deepcopy(cfg)  # before this attempt's resume, launcher and DumpResults
     resumed_from = _resume_point(spec, wd)

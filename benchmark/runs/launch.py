@@ -12,7 +12,7 @@ from typing import Optional
 from slurm import launcher as sl
 
 from ..formatting import text_columns
-from .config import check_trains, load_config
+from .config import check_config, load_config
 from .job import execute, execute_after
 from .spec import RunSpec, run_dir
 from .state import IN_FLIGHT, MANIFEST, error_line, failure_reason, lock_holder, status, update_manifest
@@ -57,7 +57,7 @@ def launch(table: str, specs: list[RunSpec], home: Path, *, executor: str = "loc
     in_flight = {r["run_id"]: r["state"] for r in states if r["state"] in IN_FLIGHT}
     for s in specs:  # before anything is submitted or moved: an option that would train nothing, named
         if s.config and (s.run_id in forced or (s.run_id not in done and s.run_id not in in_flight)):
-            check_trains(load_config(s.config, s.overrides, f"run {s.run_id}: override"), f"run {s.run_id}")
+            check_config(load_config(s.config, s.overrides, f"run {s.run_id}: override"), f"run {s.run_id}")
     if executor == "slurm" and not dry_run:  # an unknown partition or impossible job: said before anything goes out
         sl.check_partition(profile, {bool(s.members) for s in specs})
     busy = {r: st for r, st in in_flight.items() if r in forced}

@@ -156,3 +156,39 @@ def test_demo_workers_end_when_the_demo_process_is_killed(tmp_path):
         parent.stdout.close()
         if "worker" in locals() and _running(worker):
             os.kill(worker, 9)
+
+
+def test_demo_recipes_pin_one_torch_thread():
+    from benchmark.runs.config import load_config, torch_threads
+
+    for name in ("demo.py", "demo_camera.py"):
+        cfg = load_config(f"benchmark/configs/{name}", what=None)
+        assert torch_threads(cfg, name) == 1
+        assert cfg.env_cfg.dist_cfg == dict(backend="gloo")  # the base's environment is kept
+
+
+@pytest.mark.slow
+def test_a_demo_run_gives_the_same_scores_whatever_threads_its_process_starts_with(tmp_path):
+    """Launched by hand in a process with two torch threads, or by the demo's worker with one, a
+    run computes alike: the recipe pins the threads (with two, std-topK seed 0 scored 20.9 top-1
+    where the demo's worker scored 24.5)."""
+    from benchmark.runs.launch import launch
+    from benchmark.runs.records import read_record, run_dir
+
+    root = tmp_path / "data"
+    demo.build_data(str(root), 0, 1, 2)
+    spec = next(s for s in demo.runs(str(root), 0, 1) if s.row.startswith("4d: std"))
+    before, got = torch.get_num_threads(), []
+    try:
+        for threads in (2, 1):
+            torch.set_num_threads(threads)
+            home = tmp_path / f"home{threads}"
+            res = launch("demo", [spec], home, executor="debug", progress=False, out=lambda *_: None)
+            assert not isinstance(res[spec.run_id], BaseException), res[spec.run_id]
+            rec = read_record(home, spec)
+            assert "torch 1 thread)" in rec["device"]
+            with np.load(run_dir(home, spec) / "scores.npz") as z:  # the arrays: the zip's bytes carry times
+                got.append({k: z[k] for k in z.files})
+    finally:
+        torch.set_num_threads(before)
+    assert got[0].keys() == got[1].keys() and all(np.array_equal(got[0][k], got[1][k]) for k in got[0])

@@ -423,3 +423,23 @@ def test_force_never_moves_a_run_that_a_process_holds(finished, tmp_path):
         with pytest.raises(ValueError, match=f"--force: run {specs[1].run_id} is running \\(pid {os.getpid()}"):
             launch("smoke", specs, home, force={specs[1].run_id}, progress=False, out=_quiet)
     assert sorted(p.name for p in wd.iterdir()) == before  # nothing moved
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "1.5", "'two'"])
+def test_a_bad_torch_thread_count_is_refused_before_anything_starts(tmp_path, value):
+    with pytest.raises(SystemExit) as e:
+        main(["launch", "--table", "smoke", "--workdir", str(tmp_path / "w"), "--quiet", "--cfg-options",
+              f"env_cfg.torch_threads={value}"])
+    assert "env_cfg.torch_threads=" in str(e.value) and "expected a whole number >= 1" in str(e.value)
+    assert len(str(e.value).splitlines()) == 1 and not (tmp_path / "w" / "runs").exists()
+
+
+def test_torch_threads_read_from_the_config():
+    from mmengine.config import Config
+
+    from benchmark.runs.config import torch_threads
+
+    assert torch_threads(Config(dict(env_cfg=dict(dist_cfg=dict(backend="gloo")))), "x") is None
+    assert torch_threads(Config(dict(env_cfg=dict(torch_threads=3))), "x") == 3
+    with pytest.raises(ValueError, match=r"^run r: env_cfg.torch_threads=True: expected a whole number >= 1"):
+        torch_threads(Config(dict(env_cfg=dict(torch_threads=True))), "run r")
