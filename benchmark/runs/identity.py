@@ -3,10 +3,10 @@ resolves it with the run's overrides, the VidTr backbone's named ``arch`` resolv
 spec, and the dataset, protocol and seed; ensembles: their members. What does not change what is
 computed is left out: where files live (work dir, annotation and video paths, the data root),
 logging and visualisation, checkpoint keeping, data-loader workers, which attention kernel
-computes the same maps. So every table that shows VidTr-S (Table 1's ``vidtr_s_8x8``, 4a's
-``vidtr_s_square1x16_8x8``, 4b's ``vidtr_s_temporal_spatial_8x8``, 4c's ``vidtr_b16_8x8``) shares
-one run and one record, and finished runs under the earlier, path-derived ids are adopted
-(:func:`.records.adopt_finished`)."""
+computes the same maps, the environment (but torch's threads where a recipe pins them). So every
+table that shows VidTr-S (Table 1's ``vidtr_s_8x8``, 4a's ``vidtr_s_square1x16_8x8``, 4b's
+``vidtr_s_temporal_spatial_8x8``, 4c's ``vidtr_b16_8x8``) shares one run and one record, and
+finished runs under the earlier, path-derived ids are adopted (:func:`.records.adopt_finished`)."""
 from __future__ import annotations
 
 import hashlib
@@ -76,8 +76,13 @@ def recipe(spec) -> dict:
         return {"version": RECIPE_VERSION, "members": list(spec.members), "dataset": spec.dataset,
                 "protocol": spec.protocol}
     cfg = _plain(load_config(spec.config, spec.overrides, what=None).to_dict())
+    # of the environment, only torch's threads where a recipe pins them: on the CPU they change the
+    # numbers (runs/config.torch_threads)
+    threads = (cfg.get("env_cfg") or {}).get("torch_threads")
     for key in NOT_COMPUTED:
         cfg.pop(key, None)
+    if threads is not None:
+        cfg["torch_threads"] = threads
     cfg["default_hooks"] = {k: v for k, v in (cfg.get("default_hooks") or {}).items() if k not in NOT_COMPUTED_HOOKS}
     for split in ("train", "val", "test"):
         loader = cfg.get(f"{split}_dataloader")

@@ -61,14 +61,15 @@ def test_ensemble_members_are_the_runs_of_the_rows_that_show_them_alone():
 def test_what_does_not_change_the_computation_does_not_change_the_id():
     base = _one("1", "VidTr-S")
     same = [{"train_dataloader.num_workers": 2}, {"visualizer.vis_backends": [dict(type="LocalVisBackend")]},
-            {"default_hooks.checkpoint.max_keep_ckpts": 1}, {"model.backbone.attn_impl": "math"}]
+            {"default_hooks.checkpoint.max_keep_ckpts": 1}, {"model.backbone.attn_impl": "math"},
+            {"env_cfg.cudnn_benchmark": True}]
     for options in same:
         assert _one("1", "VidTr-S", cfg_options=options).run_id == base.run_id, options
     assert table_runs("1", "/data/a", rows=["VidTr-S"])[0].run_id == table_runs("1", "/b", rows=["VidTr-S"])[0].run_id
     other = [{"train_dataloader.batch_size": 6}, {"model.backbone.fidelity": "paper"},
-             {"optim_wrapper.optimizer.lr": 0.02}]
+             {"optim_wrapper.optimizer.lr": 0.02}, {"env_cfg.torch_threads": 1}]  # threads: CPU sums
     ids = {_one("1", "VidTr-S", cfg_options=o).run_id for o in other} | {_one("1", "VidTr-S", seed=1).run_id}
-    assert len(ids) == 4 and base.run_id not in ids
+    assert len(ids) == 5 and base.run_id not in ids
     r = recipe(base)
     assert "work_dir" not in r["config"] and "ann_file" not in json.dumps(r["config"]["train_dataloader"])
     assert r["config"]["model"]["backbone"]["spec"]["num_frames"] == 8 and r["seed"] == 0
