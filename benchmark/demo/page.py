@@ -15,7 +15,9 @@ from .table import CONFIGS, MEMORY_ROWS, PAPER_MEMORY_GB, SECTIONS
 # how far runs on other machines moved the demo's numbers (issue 29's second machine; the machines
 # of the earlier and the current committed results): floating-point results differ across CPUs, so the demo
 # is deterministic on one machine only
-ACROSS_MACHINES = ("Reproducibility: a rerun on the same machine gives the same numbers; on another CPU "
+ACROSS_MACHINES = ("Reproducibility: a rerun on the same machine gives the same numbers, however it is launched "
+                   "(the recipe pins one torch thread: with two, std topK's seed 0 scored 20.9 instead of 24.5); "
+                   "on another CPU "
                    "floating-point results differ: runs of this recipe on three machines moved row means by up "
                    "to 4.0 points (1D convolution 26.6 and 30.6, no pooling 32.4 and 29.2, joint (vanilla) 35.2, "
                    "33.6 and 31.7), enough to reorder rows whose intervals overlap. Differences of a few points "
