@@ -16,9 +16,12 @@ class SameSizeSkippingResize(Resize):
     instead would change the pixels (two resizes are not one): a recipe change, not done here."""
 
     def _resize_imgs(self, imgs, new_w, new_h):
-        import mmcv.image.io
+        from mmcv.image import geometric  # the backend imresize reads
 
-        if mmcv.image.io.imread_backend == "cv2" and all(img.shape[:2] == (new_h, new_w) for img in imgs):
+        same = all(img.shape[:2] == (new_h, new_w) and img.shape[2:] != (1,) for img in imgs)
+        # distinct arrays only: a decoder may repeat one array for a repeated frame index, and an
+        # in-place step after this one (Flip) would then flip it twice; Resize's copies never share
+        if geometric.imread_backend == "cv2" and same and len({id(img) for img in imgs}) == len(imgs):
             return list(imgs)
         return super()._resize_imgs(imgs, new_w, new_h)
 
@@ -29,12 +32,17 @@ def step_name(t: dict) -> str:
     return getattr(kind, "__name__", str(kind)).split(".")[-1]
 
 
+def _is_mmaction_resize(kind) -> bool:
+    # mmaction2's own Resize only (mmcv's, also named Resize, takes other keys and defaults)
+    return kind in ("Resize", "mmaction.Resize") or kind is Resize
+
+
 def lean_steps(pipeline: list) -> list:
-    """``pipeline`` with its (eager, OpenCV) Resize steps as :class:`SameSizeSkippingResize`; the
+    """``pipeline`` with its (eager) mmaction2 Resize steps as :class:`SameSizeSkippingResize`; the
     config's own list is left alone."""
     out = []
     for t in pipeline:
-        if isinstance(t, dict) and step_name(t) == "Resize" and not t.get("lazy", False):
+        if isinstance(t, dict) and _is_mmaction_resize(t.get("type")) and not t.get("lazy", False):
             t = {**{k: v for k, v in t.items() if k != "type"}, "type": SameSizeSkippingResize}
         out.append(t)
     return out

@@ -245,6 +245,24 @@ def execute_after(spec: RunSpec, home: Path, waits: tuple, poll_s: float = 10.0)
     return execute(spec, home)
 
 
+@contextlib.contextmanager
+def pinned_threads(threads: Optional[int]):
+    """torch computing with ``threads`` threads inside (a recipe's pin: the same numbers however
+    the run is launched), the caller's count restored after (the in-process executor's caller);
+    None: as it is."""
+    if threads is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
     from mmengine.runner import Runner
 
@@ -252,47 +270,43 @@ def _train_and_test(spec: RunSpec, home: Path, wd: Path) -> Record:
     defined_by = recipe_digest(spec)  # at the start: an edit during a long run makes it stale
     cfg = build_config(spec, home)
     check_config(cfg, f"run {spec.run_id}")  # a training config that would train nothing: refused
-    threads = torch_threads(cfg, f"run {spec.run_id}")
-    if threads is not None:  # pinned by the recipe: the same numbers however the run is launched
-        import torch
-
-        torch.set_num_threads(threads)
-    check_annotations(cfg)  # every split's list file, before anything trains (test lists load only after)
-    tool_cfg = copy.deepcopy(cfg)  # before this attempt's resume, launcher and DumpResults
-    resumed_from = _resume_point(spec, wd)
-    if resumed_from is not None:
-        # mmengine resumes from load_from when it is set: point it at this run's own last
-        # checkpoint, not at the Kinetics-400 checkpoint a fine-tuning run started from
-        cfg.resume, cfg.load_from = True, resumed_from
-    cfg.launcher = dist_launcher(cfg)  # several Slurm tasks: torch.distributed (CPU-only hosts too)
-    test_eval = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-    cfg.test_evaluator = test_eval + [dict(type="DumpResults", out_file_path=str(_dump_file(wd)))]
-    runner = Runner.from_cfg(cfg)
-    if runner.rank == 0:  # over the config the Runner dumped: tools pointed at it write elsewhere
-        _write_tool_config(tool_cfg, wd, Path(cfg.filename).name)
-    runner.load_or_resume()
-    if runner.world_size > 1:  # mmengine logs on rank 0 only: each task says where it starts
-        print(f"task {runner.rank} of {runner.world_size}: starting at epoch {runner.epoch}, iter {runner.iter}"
-              + (f", resumed from {resumed_from}" if resumed_from else ""), flush=True)
-    if cfg.get("train_cfg"):
-        runner.train()
-    runner.test()  # its evaluator's numbers go to the log; the record's come from the scores file
-    hosts = run_hosts()  # every rank: a collective
-    if runner.rank != 0:
-        return {}
-    multi = bool(cfg.test_dataloader.dataset.get("multi_class", False))
-    _save_scores(wd, runner.test_dataloader.dataset, multi)
-    record = make_record(
-        spec, home, metrics=scores_file_metrics(wd / SCORES),  # as an ensemble's: one way to score
-        num_test_videos=len(runner.test_dataloader.dataset),
-        config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], recipe_digest=defined_by,
-        wall_time_s=time.time() - t0,
-        bad_videos={s: sum(1 for _ in open(p)) for s in ("train", "val", "test")
-                    if (p := wd / f"bad_videos_{s}.txt").exists()},
-        checkpoint=_last_checkpoint(wd), resumed_from=resumed_from,
-        attempts=sum(1 for _ in open(wd / "attempts.log")), world_size=runner.world_size, hosts=hosts,
-        total_batch=total_batch(cfg, runner.world_size))
-    return write_record(home, record)
+    with pinned_threads(torch_threads(cfg, f"run {spec.run_id}")):
+        check_annotations(cfg)  # every split's list file, before anything trains (test lists load only after)
+        tool_cfg = copy.deepcopy(cfg)  # before this attempt's resume, launcher and DumpResults
+        resumed_from = _resume_point(spec, wd)
+        if resumed_from is not None:
+            # mmengine resumes from load_from when it is set: point it at this run's own last
+            # checkpoint, not at the Kinetics-400 checkpoint a fine-tuning run started from
+            cfg.resume, cfg.load_from = True, resumed_from
+        cfg.launcher = dist_launcher(cfg)  # several Slurm tasks: torch.distributed (CPU-only hosts too)
+        test_eval = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        cfg.test_evaluator = test_eval + [dict(type="DumpResults", out_file_path=str(_dump_file(wd)))]
+        runner = Runner.from_cfg(cfg)
+        if runner.rank == 0:  # over the config the Runner dumped: tools pointed at it write elsewhere
+            _write_tool_config(tool_cfg, wd, Path(cfg.filename).name)
+        runner.load_or_resume()
+        if runner.world_size > 1:  # mmengine logs on rank 0 only: each task says where it starts
+            print(f"task {runner.rank} of {runner.world_size}: starting at epoch {runner.epoch}, iter {runner.iter}"
+                  + (f", resumed from {resumed_from}" if resumed_from else ""), flush=True)
+        if cfg.get("train_cfg"):
+            runner.train()
+        runner.test()  # its evaluator's numbers go to the log; the record's come from the scores file
+        hosts = run_hosts()  # every rank: a collective
+        if runner.rank != 0:
+            return {}
+        multi = bool(cfg.test_dataloader.dataset.get("multi_class", False))
+        _save_scores(wd, runner.test_dataloader.dataset, multi)
+        record = make_record(
+            spec, home, metrics=scores_file_metrics(wd / SCORES),  # as an ensemble's: one way to score
+            num_test_videos=len(runner.test_dataloader.dataset),
+            config_hash=hashlib.sha256(cfg.pretty_text.encode()).hexdigest()[:16], recipe_digest=defined_by,
+            wall_time_s=time.time() - t0,
+            bad_videos={s: sum(1 for _ in open(p)) for s in ("train", "val", "test")
+                        if (p := wd / f"bad_videos_{s}.txt").exists()},
+            checkpoint=_last_checkpoint(wd), resumed_from=resumed_from,
+            attempts=sum(1 for _ in open(wd / "attempts.log")), world_size=runner.world_size, hosts=hosts,
+            total_batch=total_batch(cfg, runner.world_size))
+        return write_record(home, record)
 
 
 def dist_launcher(cfg) -> str:
