@@ -34,7 +34,6 @@ from mmaction.registry import TRANSFORMS
 from mmengine.logging import print_log
 
 from .containers import shortfall
-from .transforms import step_name
 
 BACKENDS = ("decord", "pyav", "torchcodec", "torchcodec-cuda")
 DECODER_ENV = "VIDTR_DECODER"
@@ -414,6 +413,12 @@ class VideoInit(DecordInitByPath):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(backend={self.backend})"
+
+
+def step_name(t: dict) -> str:
+    """A pipeline step's type as a bare name (``'mmaction.DecordInit'``, the class -> ``'DecordInit'``)."""
+    kind = t.get("type")
+    return getattr(kind, "__name__", str(kind)).split(".")[-1]
 
 
 def with_decoder(pipeline: list, backend: Optional[str] = None) -> list:

@@ -26,12 +26,6 @@ class SameSizeSkippingResize(Resize):
         return super()._resize_imgs(imgs, new_w, new_h)
 
 
-def step_name(t: dict) -> str:
-    """A pipeline step's type as a bare name (``'mmaction.Resize'``, the class -> ``'Resize'``)."""
-    kind = t.get("type")
-    return getattr(kind, "__name__", str(kind)).split(".")[-1]
-
-
 def _is_mmaction_resize(kind) -> bool:
     # mmaction2's own Resize only (mmcv's, also named Resize, takes other keys and defaults)
     return kind in ("Resize", "mmaction.Resize") or kind is Resize
